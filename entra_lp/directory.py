@@ -1,0 +1,233 @@
+"""Directory snapshot: the tenant's objects, scopes, role assignments and PIM policies.
+
+A :class:`DirectorySnapshot` is what ``recommend`` needs besides usage to choose scopes
+(administrative units, app registrations), to see current privilege (assignments,
+eligibility) and to respect existing PIM policies. It comes from a live tenant
+(``entra_lp.tenant``), from the simulator, or from a JSON file written by either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import EntraLPError
+
+__all__ = [
+    "AdministrativeUnit",
+    "Application",
+    "Device",
+    "DirectorySnapshot",
+    "Group",
+    "MemberRef",
+    "PimSettings",
+    "RoleAssignment",
+    "RoleDefinitionRecord",
+    "ServicePrincipal",
+    "User",
+]
+
+ObjectType = Literal["user", "group", "device", "servicePrincipal", "application"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class User(_Model):
+    """A user account."""
+
+    id: str
+    user_principal_name: str
+    display_name: str = ""
+    account_enabled: bool = True
+    on_premises_sync_enabled: bool = False
+    user_type: Literal["Member", "Guest"] = "Member"
+
+
+class Group(_Model):
+    """A group; ``is_role_assignable`` groups can hold directory roles."""
+
+    id: str
+    display_name: str
+    is_role_assignable: bool = False
+    members: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+
+
+class Device(_Model):
+    """A device object."""
+
+    id: str
+    display_name: str
+
+
+class Application(_Model):
+    """An app registration (``id`` is the object id; ``app_id`` the client id)."""
+
+    id: str
+    app_id: str
+    display_name: str
+    owners: tuple[str, ...] = ()
+
+
+class ServicePrincipal(_Model):
+    """An enterprise app / service principal / managed identity."""
+
+    id: str
+    app_id: str
+    display_name: str
+    service_principal_type: Literal["Application", "ManagedIdentity", "Legacy", "SocialIdp"] = (
+        "Application"
+    )
+    owners: tuple[str, ...] = ()
+
+
+class MemberRef(_Model):
+    """A typed reference to a directory object (AU members)."""
+
+    type: ObjectType
+    id: str
+
+
+class AdministrativeUnit(_Model):
+    """An administrative unit and its members (users, groups, devices)."""
+
+    id: str
+    display_name: str
+    members: tuple[MemberRef, ...] = ()
+    is_member_management_restricted: bool = False
+
+
+class RoleDefinitionRecord(_Model):
+    """A custom role definition that already exists in the tenant."""
+
+    id: str
+    display_name: str
+    allowed_resource_actions: tuple[str, ...]
+    description: str = ""
+    is_enabled: bool = True
+    template_id: str | None = None
+
+
+class RoleAssignment(_Model):
+    """A directory-role assignment: active (standing or activated) or PIM-eligible.
+
+    ``role_definition_id`` is a built-in template id or a custom role id.
+    ``directory_scope_id`` is ``/`` (tenant), ``/administrativeUnits/<id>`` or ``/<objectId>``.
+    ``end`` is ``None`` for permanent assignments.
+    """
+
+    principal_id: str
+    role_definition_id: str
+    directory_scope_id: str = "/"
+    assignment_type: Literal["active", "eligible"] = "active"
+    start: datetime | None = None
+    end: datetime | None = None
+    via_group_id: str | None = None
+
+
+class PimSettings(_Model):
+    """The PIM role settings entra-lp reasons about (a summary of the policy's rules).
+
+    Durations are whole minutes/hours/days so they round-trip exactly to ISO 8601.
+    """
+
+    eligible: bool = True
+    max_activation_hours: int = Field(8, ge=1, le=24)
+    require_mfa: bool = True
+    authentication_context: str | None = None
+    require_justification: bool = True
+    require_ticket: bool = False
+    require_approval: bool = False
+    approvers: tuple[str, ...] = ()
+    eligibility_expiry_days: int | None = 365
+    active_assignment_expiry_days: int | None = 180
+    notify_on_activation: tuple[str, ...] = ()
+
+
+class DirectorySnapshot(_Model):
+    """Everything ``recommend`` may use about a tenant besides its audit logs."""
+
+    tenant_id: str = ""
+    taken_at: datetime | None = None
+    users: tuple[User, ...] = ()
+    groups: tuple[Group, ...] = ()
+    devices: tuple[Device, ...] = ()
+    applications: tuple[Application, ...] = ()
+    service_principals: tuple[ServicePrincipal, ...] = ()
+    administrative_units: tuple[AdministrativeUnit, ...] = ()
+    custom_role_definitions: tuple[RoleDefinitionRecord, ...] = ()
+    role_assignments: tuple[RoleAssignment, ...] = ()
+    pim_policies: dict[str, PimSettings] = Field(default_factory=dict)
+    """Current PIM settings keyed by role definition id (tenant-scope policy)."""
+
+    # ---- look-ups -------------------------------------------------------------------
+    @cached_property
+    def object_types(self) -> dict[str, ObjectType]:
+        """Object id → type for every object in the snapshot."""
+        out: dict[str, ObjectType] = {}
+        kinds: list[tuple[ObjectType, Iterable[_Model]]] = [
+            ("user", self.users),
+            ("group", self.groups),
+            ("device", self.devices),
+            ("application", self.applications),
+            ("servicePrincipal", self.service_principals),
+        ]
+        for kind, objects in kinds:
+            for obj in objects:
+                out[obj.id] = kind  # type: ignore[attr-defined]
+        return out
+
+    @cached_property
+    def administrative_units_of(self) -> dict[str, frozenset[str]]:
+        """Object id → ids of the administrative units it is a member of."""
+        acc: dict[str, set[str]] = {}
+        for au in self.administrative_units:
+            for m in au.members:
+                acc.setdefault(m.id, set()).add(au.id)
+        return {k: frozenset(v) for k, v in acc.items()}
+
+    @cached_property
+    def application_by_app_id(self) -> dict[str, Application]:
+        """Client (app) id → app registration."""
+        return {a.app_id: a for a in self.applications}
+
+    @cached_property
+    def service_principal_by_id(self) -> dict[str, ServicePrincipal]:
+        """Object id → service principal."""
+        return {s.id: s for s in self.service_principals}
+
+    def assignments_of(self, principal_id: str) -> list[RoleAssignment]:
+        """Every assignment (active or eligible) held by ``principal_id`` directly."""
+        return [a for a in self.role_assignments if a.principal_id == principal_id]
+
+    # ---- persistence ----------------------------------------------------------------
+    def to_json(self) -> str:
+        """Serialise deterministically (sorted keys, stable order)."""
+        return self.model_dump_json(indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> DirectorySnapshot:
+        """Parse a snapshot written by :meth:`to_json` (or by hand)."""
+        return cls.model_validate_json(text)
+
+    @classmethod
+    def load(cls, path: str | Path) -> DirectorySnapshot:
+        """Read a snapshot file, naming the file in any error."""
+        p = Path(path)
+        try:
+            return cls.from_json(p.read_bytes())
+        except OSError as exc:
+            raise EntraLPError(f"{p}: cannot read directory snapshot: {exc}") from exc
+        except ValueError as exc:  # pydantic.ValidationError is a ValueError
+            raise EntraLPError(f"{p}: invalid directory snapshot: {exc}") from exc
+
+    def save(self, path: str | Path) -> None:
+        """Write the snapshot as JSON."""
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
