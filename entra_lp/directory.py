@@ -146,6 +146,7 @@ class PimSettings(_Model):
     require_ticket: bool = False
     require_approval: bool = False
     approvers: tuple[str, ...] = ()
+    """Approvers as ``user:<objectId>`` or ``group:<objectId>`` (Graph needs the kind)."""
     eligibility_expiry_days: int | None = 365
     active_assignment_expiry_days: int | None = 180
     notify_on_activation: tuple[str, ...] = ()
@@ -166,6 +167,8 @@ class DirectorySnapshot(_Model):
     role_assignments: tuple[RoleAssignment, ...] = ()
     pim_policies: dict[str, PimSettings] = Field(default_factory=dict)
     """Current PIM settings keyed by role definition id (tenant-scope policy)."""
+    warnings: tuple[str, ...] = ()
+    """Sections left out or incomplete when the snapshot was taken (e.g. a read was forbidden)."""
 
     # ---- look-ups -------------------------------------------------------------------
     @cached_property
