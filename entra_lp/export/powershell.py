@@ -1,0 +1,373 @@
+"""A PowerShell script (Microsoft Graph PowerShell SDK) that applies a recommendation.
+
+The script creates or updates the custom roles (``New-`` / ``Update-MgRoleManagementDirectory
+RoleDefinition``), sets each role's PIM policy rules (``Update-MgPolicyRoleManagementPolicyRule``
+after finding the policy with ``Get-MgPolicyRoleManagementPolicyAssignment``) and requests the
+eligible / active assignments (``New-MgRoleManagementDirectoryRoleEligibilityScheduleRequest``,
+``New-MgRoleManagementDirectoryRoleAssignmentScheduleRequest``). Request bodies are the ones
+:mod:`entra_lp.export.graph` builds, written as PowerShell hashtables.
+
+It is safe to run twice: roles are looked up by display name before anything is created (and
+updated only when their actions or description differ), assignments are skipped when the same
+principal / role / scope schedule exists, and PIM rule updates are idempotent PATCHes. Every
+write goes through ``ShouldProcess``: ``-WhatIf`` or ``-DryRun`` reports and changes nothing.
+``Connect-MgGraph -Scopes`` asks only for the least-privileged permission of each kind of write.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import RecommendationError
+from ..recommendation import Recommendation
+from .from_recommendation import (
+    ExportPlan,
+    GraphRequest,
+    graph_requests,
+    least_privileged_scopes,
+    prepare_export,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from permission_catalog import Catalog
+
+__all__ = ["powershell_script", "ps_literal", "ps_string", "to_powershell"]
+
+_PLACEHOLDER = re.compile(r"^\$\{role:(?P<name>[^}]*)\}$")
+_IND = "    "
+
+
+# ---- PowerShell literals --------------------------------------------------------------------
+def ps_string(value: str) -> str:
+    """A single-quoted PowerShell string (no variable expansion; quotes doubled)."""
+    for quote in "\u2018\u2019\u201a\u201b":  # PowerShell treats these as quotes too
+        value = value.replace(quote, "'")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ps_literal(value: Any, indent: str = "") -> str:
+    """A PowerShell literal (hashtable / array / scalar) equal to the JSON ``value``.
+
+    A string that is exactly ``${role:<name>}`` becomes ``$RoleIds['<name>']``: the id of a
+    role the script created (or found) earlier.
+    """
+    if value is None:
+        return "$null"
+    if isinstance(value, bool):
+        return "$true" if value else "$false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        if m := _PLACEHOLDER.match(value):
+            return f"$RoleIds[{ps_string(m['name'])}]"
+        if "${" in value:
+            raise RecommendationError(f"unexpected placeholder inside {value!r}")
+        return ps_string(value)
+    inner = indent + _IND
+    if isinstance(value, list):
+        if not value:
+            return "@()"
+        items = "".join(f"{inner}{ps_literal(v, inner)}\n" for v in value)
+        return f"@(\n{items}{indent})"
+    if isinstance(value, dict):
+        items = "".join(
+            f"{inner}{ps_string(k)} = {ps_literal(v, inner)}\n" for k, v in value.items()
+        )
+        return f"@{{\n{items}{indent}}}"
+    raise RecommendationError(f"cannot write {type(value).__name__} as PowerShell")
+
+
+def _comment(text: str, indent: str = "") -> list[str]:
+    out, line = [], ""
+    for word in text.split():
+        if line and len(indent) + len(line) + len(word) + 3 > 100:
+            out.append(f"{indent}# {line}")
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return [*out, f"{indent}# {line}"] if line else out
+
+
+# ---- script ---------------------------------------------------------------------------------
+def to_powershell(recommendation: Recommendation, catalog: Catalog | None = None) -> str:
+    """The PowerShell script for ``recommendation`` (raises ``RecommendationError`` if invalid)."""
+    return powershell_script(prepare_export(recommendation, catalog))
+
+
+def powershell_script(plan: ExportPlan) -> str:
+    """The PowerShell script for an already prepared :class:`ExportPlan`."""
+    requests = graph_requests(plan)
+    parts = [
+        _header(plan),
+        _HELPERS,
+        _connect(plan),
+        _role_section(plan, [r for r in requests if r.kind == "create_role"]),
+        _policy_section(plan, [r for r in requests if r.kind in ("find_policy", "policy_rule")]),
+        _assignment_section(plan, [r for r in requests if r.kind in ("eligible", "active")]),
+        _manual_section(plan),
+    ]
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts if p)
+
+
+def _header(plan: ExportPlan) -> str:
+    rec = plan.recommendation
+    lines = [
+        "<#",
+        ".SYNOPSIS",
+        "    Applies an entra-lp least-privilege recommendation: custom roles, PIM policies and",
+        "    eligible / active role assignments.",
+        "",
+        ".DESCRIPTION",
+        f"    Generated by entra-lp from a recommendation (catalog {rec.catalog_version}, source",
+        f"    {rec.source}). Run it with -DryRun (or -WhatIf) first and review what it reports.",
+        "    It is idempotent: existing roles are found by display name and updated only when",
+        "    they differ, existing assignments are left alone, PIM rule updates are PATCHes.",
+        "    The signed-in user must be a Privileged Role Administrator.",
+        "",
+        ".PARAMETER DryRun",
+        "    Report every change without making any (same as -WhatIf).",
+        "",
+        ".PARAMETER TenantId",
+        "    Tenant to sign in to (optional).",
+        "#>",
+        "#Requires -Version 5.1",
+        "#Requires -Modules Microsoft.Graph.Authentication, Microsoft.Graph.Identity.Governance, "
+        "Microsoft.Graph.Identity.SignIns",
+        "[CmdletBinding(SupportsShouldProcess = $true)]",
+        "param(",
+        "    [switch] $DryRun,",
+        "    [string] $TenantId",
+        ")",
+        "",
+        "Set-StrictMode -Version 3.0",
+        "$ErrorActionPreference = 'Stop'",
+        "if ($DryRun) { $WhatIfPreference = $true }",
+    ]
+    for note in plan.notes:
+        lines += _comment("NOTE: " + note)
+    return "\n".join(lines)
+
+
+_HELPERS = r"""
+# ---- helpers ------------------------------------------------------------------------------
+function Get-LpRoleDefinitionId {
+    param([Parameter(Mandatory = $true)] [string] $DisplayName)
+    $name = $DisplayName.Replace("'", "''")
+    $found = @(Get-MgRoleManagementDirectoryRoleDefinition -Filter "displayName eq '$name'" -All)
+    if ($found.Count -gt 1) { throw "Several role definitions are named '$DisplayName'." }
+    if ($found.Count -eq 0) { return $null }
+    if ($found[0].IsBuiltIn) { throw "A built-in role is named '$DisplayName'; rename ours." }
+    return $found[0].Id
+}
+
+function Set-LpCustomRole {
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param([string] $DisplayName, [hashtable] $Body)
+    $id = Get-LpRoleDefinitionId -DisplayName $DisplayName
+    if (-not $id) {
+        if ($PSCmdlet.ShouldProcess($DisplayName, 'Create custom role')) {
+            $id = (New-MgRoleManagementDirectoryRoleDefinition -BodyParameter $Body).Id
+            Write-Host "created: custom role '$DisplayName' ($id)"
+        }
+        return $id
+    }
+    $current = Get-MgRoleManagementDirectoryRoleDefinition -UnifiedRoleDefinitionId $id
+    $have = @($current.RolePermissions | ForEach-Object { $_.AllowedResourceActions })
+    $have = ($have | Sort-Object -Unique) -join "`n"
+    $want = @($Body['rolePermissions'][0]['allowedResourceActions'])
+    $want = ($want | Sort-Object -Unique) -join "`n"
+    if ($have -eq $want -and "$($current.Description)" -eq $Body['description']) {
+        Write-Host "unchanged: custom role '$DisplayName' ($id)"
+    } elseif ($PSCmdlet.ShouldProcess($DisplayName, 'Update custom role')) {
+        Update-MgRoleManagementDirectoryRoleDefinition -UnifiedRoleDefinitionId $id `
+            -BodyParameter $Body | Out-Null
+        Write-Host "updated: custom role '$DisplayName' ($id)"
+    }
+    return $id
+}
+
+function Get-LpPolicyId {
+    param([Parameter(Mandatory = $true)] [string] $RoleDefinitionId)
+    # A new role's PIM policy can take a moment to appear.
+    for ($attempt = 1; $attempt -le 6; $attempt++) {
+        $filter = "scopeId eq '/' and scopeType eq 'DirectoryRole' and " +
+            "roleDefinitionId eq '$RoleDefinitionId'"
+        $found = @(Get-MgPolicyRoleManagementPolicyAssignment -Filter $filter)
+        if ($found.Count -gt 0) { return $found[0].PolicyId }
+        Start-Sleep -Seconds (5 * $attempt)
+    }
+    throw "No PIM policy found for role $RoleDefinitionId (is PIM available in this tenant?)"
+}
+
+function Set-LpPolicyRule {
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param([string] $RoleName, [string] $PolicyId, [string] $RuleId, [hashtable] $Body)
+    if ($PSCmdlet.ShouldProcess("$RoleName / $RuleId", 'Update PIM policy rule')) {
+        Update-MgPolicyRoleManagementPolicyRule -UnifiedRoleManagementPolicyId $PolicyId `
+            -UnifiedRoleManagementPolicyRuleId $RuleId -BodyParameter $Body | Out-Null
+        Write-Host "set: PIM rule $RuleId of '$RoleName'"
+    }
+}
+
+function Add-LpAssignment {
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param([ValidateSet('eligible', 'active')] [string] $Kind, [string] $RoleName, [hashtable] $Body)
+    $what = "$Kind '$RoleName' for $($Body['principalId']) at $($Body['directoryScopeId'])"
+    if (-not $Body['roleDefinitionId']) {
+        Write-Host "skipped: $what (the role does not exist yet: dry run)"
+        return
+    }
+    $filter = "principalId eq '$($Body['principalId'])' and " +
+        "roleDefinitionId eq '$($Body['roleDefinitionId'])'"
+    if ($Kind -eq 'eligible') {
+        $existing = @(Get-MgRoleManagementDirectoryRoleEligibilitySchedule -Filter $filter -All)
+    } else {
+        $existing = @(Get-MgRoleManagementDirectoryRoleAssignmentSchedule -Filter $filter -All)
+    }
+    $same = @($existing | Where-Object { $_.DirectoryScopeId -eq $Body['directoryScopeId'] })
+    if ($same.Count -gt 0) {
+        Write-Host "unchanged: $what exists"
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($what, 'Request assignment')) {
+        if ($Kind -eq 'eligible') {
+            $null = New-MgRoleManagementDirectoryRoleEligibilityScheduleRequest -BodyParameter $Body
+        } else {
+            $null = New-MgRoleManagementDirectoryRoleAssignmentScheduleRequest -BodyParameter $Body
+        }
+        Write-Host "requested: $what"
+    }
+}
+"""
+
+
+def _connect(plan: ExportPlan) -> str:
+    scopes = ", ".join(ps_string(s) for s in least_privileged_scopes(plan))
+    return "\n".join(
+        [
+            "# ---- sign in ------------------------------------------------------------------",
+            "# Least-privileged delegated permission for each kind of write below.",
+            f"$Scopes = @({scopes})",
+            "if ($TenantId) {",
+            "    Connect-MgGraph -Scopes $Scopes -TenantId $TenantId",
+            "} else {",
+            "    Connect-MgGraph -Scopes $Scopes",
+            "}",
+            "",
+            "# Role definition ids: built-in roles by template id, custom roles set below.",
+            "$RoleIds = @{}",
+            *(
+                f"$RoleIds[{ps_string(name)}] = {ps_string(plan.builtin_ids[name.casefold()])}"
+                for name in _builtin_names(plan)
+            ),
+        ]
+    )
+
+
+def _builtin_names(plan: ExportPlan) -> list[str]:
+    return [
+        p.role_display_name for p in plan.desired.policies if plan.is_builtin(p.role_display_name)
+    ]
+
+
+def _role_section(plan: ExportPlan, requests: Iterable[GraphRequest]) -> str:
+    lines = ["# ---- 1. custom roles -------------------------------------------------------------"]
+    for req in requests:
+        lines += ["", *_comment(req.description)]
+        lines.append(
+            f"$RoleIds[{ps_string(req.role)}] = Set-LpCustomRole -DisplayName "
+            f"{ps_string(req.role)} -Body {ps_literal(req.body)}"
+        )
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _policy_section(plan: ExportPlan, requests: list[GraphRequest]) -> str:
+    lines = [
+        "# ---- 2. PIM policies (before assignments: PIM checks each new assignment "
+        "against them) ----"
+    ]
+    for name in dict.fromkeys(r.role for r in requests):
+        policy = plan.desired.policy(name)
+        assert policy is not None
+        role = ps_string(name)
+        lines += [
+            "",
+            *_comment(f"PIM policy of {name!r}: {_describe(policy.settings)}"),
+            f"if ($RoleIds[{role}]) {{",
+            f"{_IND}$policyId = Get-LpPolicyId -RoleDefinitionId $RoleIds[{role}]",
+        ]
+        for req in requests:
+            if req.role == name and req.kind == "policy_rule":
+                rule_id = req.url.rsplit("/", 1)[-1]
+                lines.append(
+                    f"{_IND}Set-LpPolicyRule -RoleName {role} -PolicyId $policyId "
+                    f"-RuleId {ps_string(rule_id)} -Body {ps_literal(req.body, _IND)}"
+                )
+        lines += [
+            "} else {",
+            f'{_IND}Write-Host "skipped: PIM policy of {_dq(name)} (the role does not '
+            'exist yet: dry run)"',
+            "}",
+        ]
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _dq(text: str) -> str:
+    """Text safe inside a double-quoted PowerShell string."""
+    return re.sub(r'([`"$\u201c\u201d\u201e])', r"`\1", text)
+
+
+def _describe(s: Any) -> str:
+    parts = [f"activation at most {s.max_activation_hours} h"]
+    parts += [
+        label
+        for flag, label in (
+            (s.require_mfa, "MFA"),
+            (s.authentication_context, f"auth context {s.authentication_context}"),
+            (s.require_justification, "justification"),
+            (s.require_ticket, "ticket"),
+            (s.require_approval, "approval"),
+        )
+        if flag
+    ]
+    if s.eligibility_expiry_days:
+        parts.append(f"eligibility ends after {s.eligibility_expiry_days} days")
+    return ", ".join(parts)
+
+
+def _assignment_section(plan: ExportPlan, requests: list[GraphRequest]) -> str:
+    lines = [
+        "# ---- 3. assignments ----------------------------------------------------------------"
+    ]
+    for req in requests:
+        body = req.body or {}
+        who = plan.principal_name(str(body.get("principalId", "")))
+        where = plan.scope_name(str(body.get("directoryScopeId", "/")))
+        lines += [
+            "",
+            *_comment(
+                f"{req.kind.capitalize()}: {req.role!r} for "
+                f"{who or body.get('principalId')} at {where}"
+            ),
+        ]
+        lines.append(
+            f"Add-LpAssignment -Kind {ps_string(req.kind)} -RoleName {ps_string(req.role)} "
+            f"-Body {ps_literal(req.body)}"
+        )
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _manual_section(plan: ExportPlan) -> str:
+    if not plan.manual_steps:
+        return ""
+    lines = [
+        "# ---- 4. manual steps (this script cannot do them) ----------------------------------"
+    ]
+    for step in plan.manual_steps:
+        lines += ["", *_comment(f"{step.title}: {step.reason}")]
+        lines += [line for i, s in enumerate(step.steps, 1) for line in _comment(f"{i}. {s}")]
+        lines += _comment("Principals: " + ", ".join(step.principal_ids))
+        lines.append(f"Write-Warning {ps_string('Manual step left to do: ' + step.title)}")
+    return "\n".join(lines)
