@@ -8,11 +8,11 @@ eligibility) and to respect existing PIM policies. It comes from a live tenant
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,6 +86,8 @@ class ServicePrincipal(_Model):
         "Application"
     )
     owners: tuple[str, ...] = ()
+    application_permissions: tuple[str, ...] = ()
+    """Microsoft Graph application permissions granted to it (e.g. ``User.ReadWrite.All``)."""
 
 
 class MemberRef(_Model):
@@ -170,6 +172,13 @@ class DirectorySnapshot(_Model):
     warnings: tuple[str, ...] = ()
     """Sections left out or incomplete when the snapshot was taken (e.g. a read was forbidden)."""
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Copy (optionally updating fields) without carrying over cached look-ups."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _CACHED_LOOKUPS:
+            copied.__dict__.pop(name, None)
+        return copied
+
     # ---- look-ups -------------------------------------------------------------------
     @cached_property
     def object_types(self) -> dict[str, ObjectType]:
@@ -212,7 +221,7 @@ class DirectorySnapshot(_Model):
 
     # ---- persistence ----------------------------------------------------------------
     def to_json(self) -> str:
-        """Serialise deterministically (sorted keys, stable order)."""
+        """Serialise deterministically (fields in declaration order, tuples in given order)."""
         return self.model_dump_json(indent=1)
 
     @classmethod
@@ -234,3 +243,8 @@ class DirectorySnapshot(_Model):
     def save(self, path: str | Path) -> None:
         """Write the snapshot as JSON."""
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+
+_CACHED_LOOKUPS = tuple(
+    name for name, value in vars(DirectorySnapshot).items() if isinstance(value, cached_property)
+)
