@@ -29,12 +29,20 @@ Rule fields
     (``ApplicationManagement`` == ``Application Management``), and a record without a
     category matches every rule.
 ``activity`` (required)
-    Exact activity name of ``audit_activities.json`` for that service (and category, if given).
+    Exact activity name of ``audit_activities.json`` for that service (and category, if given),
+    unless ``undocumented`` is given.
 ``also_logged_as`` (optional)
     Other spellings real records use for the same activity and that the docs do not list,
-    e.g. ``"Update application – Certificates and secrets management"`` (en dash) or the legacy
-    ``"Update service principal."``. Matched exactly after trimming, like ``activity``. A
-    spelling belongs to the activity: declared on one rule, it reaches all rules of the activity.
+    e.g. ``"Update application – Certificates and secrets management"`` (en dash) or
+    ``"Reset user password"`` (Core Directory's name for what the list calls ``Reset password``).
+    A spelling belongs to the activity: declared on one rule, it reaches all rules of the
+    activity. The YAML comment next to each one names the public material it was seen in.
+``undocumented`` (optional)
+    A one-line note naming the public material (repository and path, or page address) where
+    real records were seen to carry ``activity``, for an operation Microsoft's list omits
+    altogether (e.g. ``Add app role assignment grant to user``). With it, ``activity`` must *not*
+    be a documented activity of the service (use ``also_logged_as`` for a respelling of one) and
+    ``category`` is not checked against the list.
 ``when`` (optional)
     Predicate; every key given must hold (AND). Keys:
 
@@ -53,6 +61,10 @@ Rule fields
         service principals, e.g. ``MS-PIM`` writing the Core Directory twin of a PIM change.
     ``self_initiated``: bool
         Whether the initiator acted on itself (initiator id == target id). False when unknown.
+    ``modified_values_any``: mapping of property name to a list of values
+        Some listed property has one of its listed values as its (first) new value, compared
+        case-insensitively, e.g. ``{ConsentContext.IsAdminConsent: ["False"]}``. False when the
+        caller passed no values (see "What the caller passes").
 
     Modified-property names compare case-insensitively; a listed name ending in ``*`` is a
     prefix (``extension_*`` matches every directory extension attribute).
@@ -80,9 +92,10 @@ Selection (what :meth:`ActivityMatcher.match` returns)
 Candidates are the rules of the record's canonical service and trimmed activity (either the
 documented name or an ``also_logged_as`` spelling) whose category matches. They fall in tiers:
 
-1. *initiator* rules (``when`` uses ``initiated_by_any`` or ``self_initiated``). One that
-   holds and has no ``modified_properties_*`` key decides alone: the result is built from such
-   rules only (a twin record written by ``MS-PIM`` must not also count as an admin act). One
+1. *record-fact* rules (``when`` uses ``initiated_by_any``, ``self_initiated`` or
+   ``modified_values_any``). One that holds and has no ``modified_properties_*`` key decides
+   alone: the result is built from such rules only (a twin record written by ``MS-PIM`` must not
+   also count as an admin act; a user consenting for themselves used no admin right). One
    that holds with property keys *claims* the record's property names it lists under
    ``_any``/``_all``; if they claim every property, the result is built from them alone,
    otherwise steps 2 and 3 run on the *unclaimed* properties and their rules join the result
@@ -105,18 +118,30 @@ never removes an action; a record whose properties hit several ``_any`` property
 the union of their actions (``_all``/``_none`` rules are deliberately not additive). Failed
 operations map like successful ones (ingest keeps them apart).
 
+Activity names
+--------------
+Real records do not always spell an activity as Microsoft's list does. Matching therefore
+ignores case and runs of whitespace (Microsoft's own list has ``user started password reset``
+and, in B2C, ``Get V1 application`` next to ``Get v1 application``), and an activity ending in a
+period that no rule knows is looked up again without it (older exports write
+``Update service principal.``, the Office 365 audit log writes every Entra operation that way).
+Anything else, e.g. an em dash for an en dash, must be declared in ``also_logged_as``.
+
 What the caller passes
 ----------------------
 Beyond the contract's (service, category, activity, modified properties, target type),
-``match`` takes two optional keywords: ``initiated_by`` (the initiating app's display name or
-the user's UPN; only names in :meth:`ActivityMatcher.initiator_names` change a result, so
-ingest may pass ``None`` for every other initiator and keep signatures few) and
-``self_initiated`` (initiator id == first target id). ``None`` means unknown: rules testing
-them then do not hold, and the admin reading applies.
+``match`` takes three optional keywords: ``initiated_by`` (the initiating app's display name
+or the user's UPN; only names in :meth:`ActivityMatcher.initiator_names` change a result, so
+ingest may pass ``None`` for every other initiator and keep signatures few),
+``self_initiated`` (initiator id == first target id) and ``property_values`` (the first new
+value of the properties named by :meth:`ActivityMatcher.value_properties`, as a mapping, as
+``name=value`` strings, or as one ``a=x|b=y`` string; other names are ignored, again to keep
+signatures few). ``None`` means unknown: rules testing them then do not hold, and the admin
+reading applies.
 
 The JSON written by :func:`build_audit_rules_data` holds every field above, normalised (``when``
-keys sorted, ``actions`` sorted, ``category`` ``null`` when absent), plus ``source``: the file
-the rule came from.
+keys sorted, ``actions`` sorted, ``category`` and ``undocumented`` ``null`` when absent), plus
+``source``: the file the rule came from.
 """
 
 from __future__ import annotations
@@ -168,14 +193,15 @@ PREDICATE_KEYS: tuple[str, ...] = (
     "modified_properties_all",
     "modified_properties_any",
     "modified_properties_none",
+    "modified_values_any",
     "self_initiated",
     "target_type",
 )
 """Keys allowed under ``when``."""
 
 _RULE_KEYS = frozenset(
-    {"id", "service", "category", "activity", "also_logged_as", "when", "actions", "kind",
-     "confidence", "rationale"}
+    {"id", "service", "category", "activity", "also_logged_as", "undocumented", "when",
+     "actions", "kind", "confidence", "rationale"}
 )
 _REQUIRED_KEYS = ("id", "service", "activity", "actions", "kind", "confidence", "rationale")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -244,6 +270,28 @@ def service_slug(service: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", service.lower()).strip("_")
 
 
+PropertyValues = Mapping[str, str] | Iterable[str] | str
+"""``property_values`` of :meth:`ActivityMatcher.match`: ``{name: value}``, ``name=value``
+strings, or one ``a=x|b=y`` string."""
+
+_ValueKey = frozenset[tuple[str, str]]
+
+
+def _value_pairs(values: PropertyValues | None, wanted: frozenset[str]) -> _ValueKey | None:
+    """Folded (name, value) pairs of the properties some rule tests; None = not given."""
+    if values is None:
+        return None
+    if isinstance(values, Mapping):
+        items = [(str(k), str(v)) for k, v in values.items()]
+    else:
+        texts = values.split("|") if isinstance(values, str) else list(values)
+        items = [tuple(t.split("=", 1)) for t in texts if "=" in t]  # type: ignore[misc]
+    return frozenset(
+        (name, _fold(value)) for name, value in ((_fold(k), v) for k, v in items)
+        if name in wanted
+    )
+
+
 def _property_set(modified_properties: Iterable[str] | str) -> frozenset[str]:
     """Fold property names; accept the ingest stage's ``a|b|c`` string form too."""
     names = modified_properties.split("|") if isinstance(modified_properties, str) else (
@@ -268,6 +316,7 @@ class Predicate:
     modified_properties_none: tuple[str, ...] = ()
     initiated_by_any: tuple[str, ...] = ()
     self_initiated: bool | None = None
+    modified_values_any: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def has_property_keys(self) -> bool:
@@ -279,8 +328,8 @@ class Predicate:
 
     @property
     def tier(self) -> int:
-        """0 = initiator rule, 1 = property rule, 2 = default rule (see module docstring)."""
-        if self.initiated_by_any or self.self_initiated is not None:
+        """0 = record-fact rule, 1 = property rule, 2 = default rule (module docstring)."""
+        if self.initiated_by_any or self.self_initiated is not None or self.modified_values_any:
             return 0
         return 1 if self.has_property_keys else 2
 
@@ -290,6 +339,7 @@ class Predicate:
         target_type: str | None,
         initiated_by: str | None,
         self_initiated: bool | None,
+        values: _ValueKey | None = None,
     ) -> bool:
         """Evaluate on folded property names (see module docstring for each key)."""
         checks = (
@@ -301,8 +351,21 @@ class Predicate:
             not self.initiated_by_any
             or _fold(initiated_by or "") in _names(self.initiated_by_any).exact,
             self.self_initiated is None or self_initiated is self.self_initiated,
+            not self.modified_values_any or self._values_hold(values),
         )
         return all(checks)
+
+    def _values_hold(self, values: _ValueKey | None) -> bool:
+        if values is None:
+            return False
+        return any(
+            (_fold(name), _fold(v)) in values
+            for name, allowed in self.modified_values_any for v in allowed
+        )
+
+    def value_names(self) -> frozenset[str]:
+        """Folded names of the properties whose values this predicate tests."""
+        return frozenset(_fold(name) for name, _ in self.modified_values_any)
 
     def claims(self, props: frozenset[str]) -> frozenset[str]:
         """Property names of the record this predicate names positively."""
@@ -316,6 +379,9 @@ class Predicate:
             if key == "self_initiated":
                 if value is not None:
                     out[key] = value
+            elif key == "modified_values_any":
+                if value:
+                    out[key] = {name: list(allowed) for name, allowed in value}
             elif value:
                 out[key] = list(value)
         return out
@@ -333,6 +399,10 @@ class Predicate:
             modified_properties_none=tuple(data.get("modified_properties_none", ())),
             initiated_by_any=tuple(data.get("initiated_by_any", ())),
             self_initiated=data.get("self_initiated"),
+            modified_values_any=tuple(
+                (str(name), tuple(str(v) for v in allowed))
+                for name, allowed in sorted((data.get("modified_values_any") or {}).items())
+            ),
         )
 
 
@@ -386,6 +456,7 @@ class AuditRule:
     also_logged_as: tuple[str, ...] = ()
     when: Predicate = field(default_factory=Predicate)
     source: str = ""
+    undocumented: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the form stored in ``permission_catalog/data``."""
@@ -395,6 +466,7 @@ class AuditRule:
             "category": self.category,
             "activity": self.activity,
             "also_logged_as": list(self.also_logged_as),
+            "undocumented": self.undocumented,
             "when": self.when.to_dict(),
             "actions": list(self.actions),
             "kind": self.kind,
@@ -418,6 +490,7 @@ class AuditRule:
             also_logged_as=tuple(data.get("also_logged_as") or ()),
             when=Predicate.from_dict(data.get("when")),
             source=data.get("source", ""),
+            undocumented=data.get("undocumented"),
         )
 
 
@@ -441,7 +514,7 @@ class ActivityMapping:
 # Matcher
 # --------------------------------------------------------------------------------------------
 
-_MatchKey = tuple[str, str, str, frozenset[str], str, str, bool | None]
+_MatchKey = tuple[str, str, str, frozenset[str], str, str, bool | None, _ValueKey | None]
 
 
 class ActivityMatcher:
@@ -456,12 +529,14 @@ class ActivityMatcher:
         self._services = tuple(sorted({r.service for r in self._rules}))
         index: dict[tuple[str, str], list[AuditRule]] = defaultdict(list)
         for rule in self._rules:
-            index[(rule.service, rule.activity)].append(rule)
+            index[(rule.service, _fold(rule.activity))].append(rule)
         # A spelling declared on any rule of an activity reaches all of that activity's rules.
         for rule in self._rules:
             for name in rule.also_logged_as:
-                index.setdefault((rule.service, name.strip()), index[(rule.service, rule.activity)])
+                index.setdefault((rule.service, _fold(name)),
+                                 index[(rule.service, _fold(rule.activity))])
         self._index = {k: tuple(v) for k, v in index.items()}
+        self._value_names = frozenset().union(*(r.when.value_names() for r in self._rules))
         self._service_cache: dict[str, str] = {}
         self._memo: dict[_MatchKey, ActivityMapping] = {}
 
@@ -478,6 +553,11 @@ class ActivityMatcher:
         """Folded initiator names any rule tests; ingest need pass ``initiated_by`` only for
         these (keeps the number of distinct signatures low)."""
         return frozenset(_fold(n) for r in self._rules for n in r.when.initiated_by_any)
+
+    def value_properties(self) -> frozenset[str]:
+        """Folded property names whose values some rule tests; ingest need pass
+        ``property_values`` only for these (keeps the number of distinct signatures low)."""
+        return self._value_names
 
     def canonical_service(self, name: str) -> str:
         """``loggedByService`` value → documented service name (cached)."""
@@ -496,21 +576,24 @@ class ActivityMatcher:
         *,
         initiated_by: str | None = None,
         self_initiated: bool | None = None,
+        property_values: PropertyValues | None = None,
     ) -> ActivityMapping:
         """Map one activity signature to the actions it exercised.
 
         ``modified_properties`` may be names or the ``a|b`` string of the usage rows.
-        ``initiated_by`` (app display name or UPN) and ``self_initiated`` are optional
-        extensions of the contract; leaving them ``None`` means "unknown".
+        ``initiated_by`` (app display name or UPN), ``self_initiated`` and
+        ``property_values`` are optional extensions of the contract (module docstring, "What
+        the caller passes"); leaving them ``None`` means "unknown".
         """
         key: _MatchKey = (
             self.canonical_service(service),
             _category_key(category or ""),
-            activity.strip(),
+            " ".join(activity.split()),
             _property_set(modified_properties),
             _fold(target_type or ""),
             _fold(initiated_by or ""),
             self_initiated,
+            _value_pairs(property_values, self._value_names),
         )
         hit = self._memo.get(key)
         if hit is None:
@@ -518,20 +601,43 @@ class ActivityMatcher:
         return hit
 
     def _compute(self, key: _MatchKey) -> ActivityMapping:
-        service, category, activity, props, target, initiator, self_init = key
+        service, category, activity, props, target, initiator, self_init, values = key
         candidates = [
-            r for r in self._index.get((service, activity), ())
+            r for r in self._lookup(service, activity)
             if not category or r.category is None or _category_key(r.category) == category
         ]
         if not candidates:
             return _unmapped(service, category, activity)
-        chosen = _select(candidates, props, target or None, initiator or None, self_init)
+        facts = _Facts(target or None, initiator or None, self_init, values)
+        chosen = _select(candidates, props, facts)
         if not chosen:
             return ActivityMapping(
                 (), "unmapped", "ambiguous", (),
                 f"no rule of {activity!r} ({service}) holds for this record",
             )
         return _combine(chosen)
+
+
+    def _lookup(self, service: str, activity: str) -> tuple[AuditRule, ...]:
+        """Rules of an activity name (case-insensitive); retried without a trailing period."""
+        key = _fold(activity)
+        hit = self._index.get((service, key), ())
+        if not hit and key.endswith("."):
+            hit = self._index.get((service, key[:-1].rstrip()), ())
+        return hit
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a record says besides its property names (predicate inputs)."""
+
+    target: str | None
+    initiator: str | None
+    self_init: bool | None
+    values: _ValueKey | None
+
+    def holds(self, rule: AuditRule, props: frozenset[str]) -> bool:
+        return rule.when.holds(props, self.target, self.initiator, self.self_init, self.values)
 
 
 def _rule_sort_key(rule: AuditRule) -> tuple[str, str, str, str]:
@@ -544,23 +650,17 @@ def _unmapped(service: str, category: str, activity: str) -> ActivityMapping:
 
 
 def _select(
-    candidates: Sequence[AuditRule],
-    props: frozenset[str],
-    target: str | None,
-    initiator: str | None,
-    self_init: bool | None,
+    candidates: Sequence[AuditRule], props: frozenset[str], facts: _Facts
 ) -> list[AuditRule]:
     """Apply the tier logic of the module docstring to the candidate rules."""
-    first = [r for r in candidates
-             if r.when.tier == 0 and r.when.holds(props, target, initiator, self_init)]
+    first = [r for r in candidates if r.when.tier == 0 and facts.holds(r, props)]
     if any(not r.when.has_property_keys for r in first):
         return [r for r in first if not r.when.has_property_keys]
     remaining = props.difference(*(r.when.claims(props) for r in first))
     if first and not remaining:
         return first
     # Tiers 1 and 2 see only what no initiator rule claimed (module docstring, step 2).
-    holding = [r for r in candidates
-               if r.when.tier > 0 and r.when.holds(remaining, target, initiator, self_init)]
+    holding = [r for r in candidates if r.when.tier > 0 and facts.holds(r, remaining)]
     chosen = [r for r in holding if r.when.tier == 1]
     claimed = frozenset().union(*(r.when.claims(remaining) for r in chosen))
     if not chosen or not remaining <= claimed:
@@ -710,20 +810,28 @@ def _parse_rule(
         return None
     if not isinstance(rid, str) or not _ID_RE.match(rid):
         problems.invalid(where, f"field 'id': {rid!r} must match {_ID_RE.pattern}")
-    service, activity, category = _check_names(item, where, activities, problems)
+    undocumented = item.get("undocumented")
+    for name in ("rationale", "undocumented"):
+        text = item.get(name)
+        if (name in item and not isinstance(text, str)) or (
+                isinstance(text, str) and (not text.strip() or "\n" in text.strip())):
+            problems.invalid(where, f"field {name!r} must be one non-empty line")
+    if undocumented is None:
+        service, activity, category = _check_names(item, where, activities, problems)
+    else:
+        service, activity, category = _check_undocumented(item, where, activities, problems)
     when = _check_when(item.get("when"), where, problems)
     kind, confidence, rule_actions = _check_semantics(item, where, actions, problems)
-    also = _check_also(item.get("also_logged_as"), service, where, activities, problems)
-    rationale = item["rationale"]
-    if not isinstance(rationale, str) or not rationale.strip() or "\n" in rationale.strip():
-        problems.invalid(where, "field 'rationale' must be one non-empty line")
+    also = _check_also(item.get("also_logged_as"), (service, activity), where, activities,
+                       problems)
     if len(problems.errors) > before:
         return None
     return AuditRule(
         id=str(rid), service=service, activity=activity, category=category,
         kind=cast(Kind, kind), confidence=cast(Confidence, confidence),
-        rationale=" ".join(rationale.split()), actions=rule_actions,
+        rationale=" ".join(item["rationale"].split()), actions=rule_actions,
         also_logged_as=also, when=when, source=source,
+        undocumented=None if undocumented is None else " ".join(undocumented.split()),
     )
 
 
@@ -745,6 +853,26 @@ def _check_names(
         problems.unknown(f"{where}, field 'category'", f"category of {activity!r}",
                          str(category), sorted(cats))
     return service, activity, category
+
+
+def _check_undocumented(
+    item: Mapping[str, Any], where: str, activities: _Activities, problems: _Problems
+) -> tuple[str, str, str | None]:
+    """An activity Microsoft's list omits: a known service, a name the list does not have."""
+    service, activity, category = item["service"], item["activity"], item.get("category")
+    if service not in activities.by_service:
+        problems.unknown(f"{where}, field 'service'", "audit service", str(service),
+                         sorted(activities.by_service))
+    if not isinstance(activity, str) or not activity.strip() or activity != activity.strip():
+        problems.invalid(where, f"field 'activity': {activity!r} must be a trimmed name")
+        return str(service), str(activity), category
+    known = {_fold(a): a for a in activities.by_service.get(service, ())}
+    if _fold(activity) in known:
+        problems.invalid(where, f"field 'activity': {activity!r} is documented (as "
+                         f"{known[_fold(activity)]!r}); drop 'undocumented'")
+    if category is not None and (not isinstance(category, str) or not category.strip()):
+        problems.invalid(where, f"field 'category': {category!r} must be a non-empty name")
+    return str(service), activity, category
 
 
 def _check_when(raw: object, where: str, problems: _Problems) -> Predicate:
@@ -773,12 +901,18 @@ _PREDICATE_SHAPES = {
     "modified_properties_all": _NAMES + "; only a trailing '*' (prefix) is allowed",
     "modified_properties_none": _NAMES + "; only a trailing '*' (prefix) is allowed",
     "initiated_by_any": _NAMES + ", without '*'",
+    "modified_values_any": "a non-empty mapping of property name to " + _NAMES
+    + " (quote true/false/numbers)",
 }
 
 
 def _predicate_value_ok(key: str, value: object) -> bool:
     if key == "self_initiated":
         return isinstance(value, bool)
+    if key == "modified_values_any":
+        return (isinstance(value, dict) and bool(value)
+                and all(isinstance(k, str) and k.strip() == k and k and _is_name_list(v)
+                        for k, v in value.items()))
     if key == "target_type" and isinstance(value, str):
         value = [value]
     if not _is_name_list(value):
@@ -823,7 +957,8 @@ def _check_semantics(
 
 
 def _check_also(
-    raw: object, service: str, where: str, activities: _Activities, problems: _Problems
+    raw: object, route: tuple[str, str], where: str, activities: _Activities,
+    problems: _Problems,
 ) -> tuple[str, ...]:
     if raw is None:
         return ()
@@ -831,8 +966,12 @@ def _check_also(
         problems.invalid(where, "field 'also_logged_as' must be a non-empty list of trimmed, "
                          f"distinct strings, got {raw!r}")
         return ()
+    service, activity = route
     names = tuple(cast("list[str]", raw))
-    clash = sorted(set(names) & activities.by_service.get(service, frozenset()))
+    # Matching ignores case, so a spelling equal to another documented activity but for case
+    # would steal that activity's records.
+    others = {_fold(a) for a in activities.by_service.get(service, ())} - {_fold(activity)}
+    clash = sorted(n for n in names if _fold(n) in others)
     if clash:
         problems.invalid(where, f"field 'also_logged_as': {clash} are documented activities "
                          "of the service; write their own rules")
@@ -843,7 +982,11 @@ def _check_duplicates(rules: Sequence[AuditRule], problems: _Problems) -> None:
     """Duplicate ids, and two rules with the very same route and predicate."""
     seen: dict[str, AuditRule] = {}
     routes: dict[tuple[object, ...], AuditRule] = {}
+    # An undocumented activity's own name is a spelling no other activity may claim.
     spellings: dict[tuple[str, str], AuditRule] = {}
+    for rule in rules:
+        if rule.undocumented is not None:
+            spellings.setdefault((rule.service, _fold(rule.activity)), rule)
     for rule in rules:
         first = seen.setdefault(rule.id, rule)
         if first is not rule:
@@ -855,8 +998,8 @@ def _check_duplicates(rules: Sequence[AuditRule], problems: _Problems) -> None:
             problems.invalid(f"{rule.source} rule {rule.id!r}", f"same activity, category "
                              f"and predicate as rule {other.id!r} ({other.source})")
         for name in rule.also_logged_as:
-            owner = spellings.setdefault((rule.service, name), rule)
-            if owner.activity != rule.activity:
+            owner = spellings.setdefault((rule.service, _fold(name)), rule)
+            if _fold(owner.activity) != _fold(rule.activity):
                 problems.invalid(f"{rule.source} rule {rule.id!r}", f"also_logged_as {name!r} is "
                                  f"already a spelling of {owner.activity!r} (rule {owner.id!r})")
 
