@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "BuiltinRole": "roles",
     "RoleAction": "roles",
     "LeastPrivilegedResult": "lpb",
+    "Privilege": "lpb",
     "Classification": "classify",
     "EscalationEdge": "classify",
     "CustomRoleViolation": "custom_roles",
@@ -33,6 +34,7 @@ __all__ = [
     "CustomRoleViolation",
     "EscalationEdge",
     "LeastPrivilegedResult",
+    "Privilege",
     "ResourceAction",
     "RoleAction",
     "implies",
@@ -46,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy exports
     from .classify import Classification, EscalationEdge
     from .custom_roles import CustomRoleViolation
     from .diff import CatalogDiff
-    from .lpb import LeastPrivilegedResult
+    from .lpb import LeastPrivilegedResult, Privilege
     from .roles import BuiltinRole, RoleAction
 
 

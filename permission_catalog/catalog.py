@@ -419,12 +419,22 @@ class Catalog:
             )
         )
 
-    def least_privileged_builtin(self, actions: Iterable[str]) -> LeastPrivilegedResult:
+    def least_privileged_builtin(
+        self,
+        actions: Iterable[str],
+        *,
+        targets: str | Iterable[str] | None = None,
+        for_principal: str = "user",
+    ) -> LeastPrivilegedResult:
         """Exact minimum-privilege set of assignable built-in roles covering ``actions``
-        (see :mod:`permission_catalog.lpb`)."""
+        (see :mod:`permission_catalog.lpb`). ``targets`` restricts candidates to roles allowed
+        to act on those users (``"non_admins"``, ``"limited_admins"``, ``"privileged_admins"``);
+        ``for_principal="application"`` also admits roles meant for applications."""
         from .lpb import least_privileged_builtin
 
-        return least_privileged_builtin(self, actions)
+        return least_privileged_builtin(
+            self, actions, targets=targets, for_principal=for_principal
+        )
 
     def search(
         self, text: str, kinds: Iterable[str] = ("action", "role", "task"), limit: int = 50

@@ -15,6 +15,17 @@ not meaningfully assignable when Microsoft's definition says so:
 * its description says it is only used by a service (Directory Synchronization Accounts, On
   Premises Directory Sync Account: reserved for Microsoft Entra Connect);
 * it grants no action at all (nothing to cover with it).
+
+Audience (ours, rule-based, from the same description field). ``BuiltinRole.applications_only``
+is True when Microsoft's description says the role is not intended for users (today only Directory
+Writers, described as a role for applications). Such a role stays assignable, but the
+least-privileged search proposes it only for applications
+(``least_privileged_builtin(..., for_principal="application")``), never for a person's task.
+
+``BuiltinRole.described_as_reader`` is True when the description opens by presenting the role as
+a reader ("Can read ...", "View ...") or calls its access read-only. The least-privileged search
+uses it to spot roles whose power a service grants outside their resource actions (a role
+described as managing something whose actions change nothing, such as Kaizala Administrator).
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ from .errors import CatalogError
 
 _DEPRECATED = re.compile(r"^\s*(deprecated|do not use)\b", re.IGNORECASE)
 _SERVICE_ONLY = re.compile(r"^\s*only used by\b", re.IGNORECASE)
+_NOT_FOR_USERS = re.compile(r"\bnot intended for users\b", re.IGNORECASE)
+_READER = re.compile(r"^\s*(can\s+)?(read|view|see)\b|\bread-only\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,18 @@ class BuiltinRole:
     def assignable(self) -> bool:
         """False for roles excluded from recommendations (see the module docstring)."""
         return not self.notes
+
+    @property
+    def applications_only(self) -> bool:
+        """True when Microsoft describes the role as meant for applications, not users (module
+        docstring): proposed for service principals only."""
+        return bool(_NOT_FOR_USERS.search(self.description))
+
+    @property
+    def described_as_reader(self) -> bool:
+        """True when Microsoft's description opens by presenting the role as a reader ("Can read
+        ...", "View ...") or calls its access read-only (module docstring)."""
+        return bool(_READER.search(self.description))
 
 
 def role_notes(record: Mapping[str, Any]) -> tuple[str, ...]:

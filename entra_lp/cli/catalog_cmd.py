@@ -193,7 +193,7 @@ def role(
     con.print(f"[bold]{r.name}[/bold]  ({r.id})\n  {r.description}")
     flags = (
         f"privileged: {r.is_privileged}; AU-scopable: {r.au_scopable}; "
-        f"privilege cost {info['privilege_cost']}"
+        f"privilege {_privilege_text(cat, [r])}"
     )
     con.print(f"  {flags}" + ("; NOT assignable: " + "; ".join(r.notes) if r.notes else ""))
     table = Table(title=f"{len(r.actions)} action(s)")
@@ -210,6 +210,14 @@ def role(
     con.print(table)
 
 
+def _privilege_text(cat: Catalog, roles: list[Any]) -> str:
+    """``changes/reads`` weighted privilege of roles, for people (permission_catalog.lpb)."""
+    from permission_catalog.lpb import privilege_of
+
+    p = privilege_of(cat, roles)
+    return f"{p.changes} changes / {p.reads} reads"
+
+
 def _role_cost(cat: Catalog, role_id: str) -> int:
     from permission_catalog.lpb import set_cost
 
@@ -222,10 +230,12 @@ def task(
     json: JsonOpt = False,
 ) -> None:
     """A curated admin task and the least-privileged built-in roles for it."""
+    from permission_catalog.tasks import task_least_privileged
+
     with _errors():
         cat = _catalog()
         t = cat.task(task_id)
-        result = cat.least_privileged_builtin(t.actions)
+        result = task_least_privileged(cat, t)
     info = {
         "id": t.id,
         "title": getattr(t, "title", ""),
@@ -282,7 +292,8 @@ def _print_lpb(con: Console, cat: Catalog, r: LeastPrivilegedResult) -> None:
         con.print(
             "Least-privileged built-in role set: "
             f"[bold green]{', '.join(r.role_names)}[/bold green] "
-            f"(privilege cost {r.cost}: privileged actions weigh 5, others 1)"
+            f"(privilege {r.privilege.changes} changes / {r.privilege.reads} reads, weighted;"
+            " changes outrank reads: see permission_catalog.lpb)"
         )
     table = Table(title="Needed actions")
     for col in ("action", "covered by", "tier"):
@@ -318,7 +329,7 @@ def _print_context(con: Console, cat: Catalog, r: LeastPrivilegedResult) -> None
     if alts:
         con.print(
             "Single roles that would also do it: "
-            + ", ".join(f"{name} ({cost})" for name, cost in alts)
+            + ", ".join(f"{name} ({_privilege_text(cat, [cat.role(name)])})" for name, _ in alts)
         )
     for role_obj in r.roles:
         targets = cat.password_reset_targets(role_obj.id) if _resets_passwords(r) else ()
