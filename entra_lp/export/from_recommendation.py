@@ -438,7 +438,7 @@ def _pim_group_steps(rec: Recommendation, role: RoleProposal, builtin: str) -> M
 # ---- Graph requests -------------------------------------------------------------------------
 def least_privileged_scopes(plan: ExportPlan) -> tuple[str, ...]:
     """Delegated Graph permissions the export's writes need, least privileged for each call."""
-    from ..tenant.reads import PERMISSIONS
+    from .graph import PERMISSIONS
 
     needed = []
     if plan.desired.roles:
@@ -459,7 +459,7 @@ def graph_requests(plan: ExportPlan) -> tuple[GraphRequest, ...]:
     Policies come before assignments so that every assignment is made under the policy it
     was proposed with (PIM checks a new assignment against the role's current policy).
     """
-    from ..tenant.reads import PERMISSIONS
+    from .graph import PERMISSIONS
 
     out: list[GraphRequest] = []
 

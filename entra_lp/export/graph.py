@@ -482,3 +482,29 @@ def _normalise_rule(rule: Mapping[str, Any]) -> tuple[Any, ...]:
 def rules_equivalent(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     """Does the tenant's ``current`` rule already say what the ``desired`` PATCH body says?"""
     return _normalise_rule(current) == _normalise_rule(desired)
+
+
+PERMISSIONS: dict[str, str] = {
+    "role_definitions": "RoleManagement.Read.Directory",
+    "resource_actions": "RoleManagement.Read.Directory",
+    "role_assignments": "RoleManagement.Read.Directory",
+    "eligibility_schedules": "RoleEligibilitySchedule.Read.Directory",
+    "active_schedule_instances": "RoleAssignmentSchedule.Read.Directory",
+    "activation_requests": "RoleAssignmentSchedule.Read.Directory",
+    "role_management_policies": "RoleManagementPolicy.Read.Directory",
+    "administrative_units": "AdministrativeUnit.Read.All",
+    "applications": "Application.Read.All",
+    "service_principals": "Application.Read.All",
+    "users": "User.Read.All",
+    "groups": "GroupMember.Read.All",
+    "devices": "Device.Read.All",
+    "directory_objects": "Directory.Read.All",
+    "organization": "Organization.Read.All",
+    "directory_audits": "AuditLog.Read.All",
+    # writes (Tenant.apply)
+    "write_role_definitions": "RoleManagement.ReadWrite.Directory",
+    "write_eligibility": "RoleEligibilitySchedule.ReadWrite.Directory",
+    "write_active": "RoleAssignmentSchedule.ReadWrite.Directory",
+    "write_policy_rules": "RoleManagementPolicy.ReadWrite.Directory",
+}
+"""Least-privileged Microsoft Graph permission of each read (and of each write ``apply`` makes)."""

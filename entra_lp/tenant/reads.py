@@ -30,7 +30,12 @@ from ..directory import (
     ServicePrincipal,
     User,
 )
-from ..export.graph import POLICY_ASSIGNMENTS_PATH, ROLE_DEFINITIONS_PATH, settings_from_rules
+from ..export.graph import (
+    PERMISSIONS,
+    POLICY_ASSIGNMENTS_PATH,
+    ROLE_DEFINITIONS_PATH,
+    settings_from_rules,
+)
 from ._http import GraphError, GraphHttp
 
 __all__ = [
@@ -41,30 +46,8 @@ __all__ = [
     "parse_graph_datetime",
 ]
 
-PERMISSIONS: dict[str, str] = {
-    "role_definitions": "RoleManagement.Read.Directory",
-    "resource_actions": "RoleManagement.Read.Directory",
-    "role_assignments": "RoleManagement.Read.Directory",
-    "eligibility_schedules": "RoleEligibilitySchedule.Read.Directory",
-    "active_schedule_instances": "RoleAssignmentSchedule.Read.Directory",
-    "activation_requests": "RoleAssignmentSchedule.Read.Directory",
-    "role_management_policies": "RoleManagementPolicy.Read.Directory",
-    "administrative_units": "AdministrativeUnit.Read.All",
-    "applications": "Application.Read.All",
-    "service_principals": "Application.Read.All",
-    "users": "User.Read.All",
-    "groups": "GroupMember.Read.All",
-    "devices": "Device.Read.All",
-    "directory_objects": "Directory.Read.All",
-    "organization": "Organization.Read.All",
-    "directory_audits": "AuditLog.Read.All",
-    # writes (Tenant.apply)
-    "write_role_definitions": "RoleManagement.ReadWrite.Directory",
-    "write_eligibility": "RoleEligibilitySchedule.ReadWrite.Directory",
-    "write_active": "RoleAssignmentSchedule.ReadWrite.Directory",
-    "write_policy_rules": "RoleManagementPolicy.ReadWrite.Directory",
-}
-"""Least-privileged Microsoft Graph permission of each read (and of each write ``apply`` makes)."""
+# PERMISSIONS lives with the Graph request knowledge in the export stage (no import cycle).
+
 
 SNAPSHOT_SECTIONS = (
     "users",
