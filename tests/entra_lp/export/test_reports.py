@@ -1,4 +1,5 @@
-"""Markdown and HTML reports: content, pseudonymisation without leaks, no secrets, determinism."""
+"""Markdown and HTML reports: content, what each number counts, grouping and collapsing of long
+lists, charts, pseudonymisation without leaks, no secrets, determinism."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from entra_lp.export.html import CHARTS, bar_chart, to_html
-from entra_lp.export.markdown import change, fmt, to_markdown
-from entra_lp.recommendation import Recommendation
+from entra_lp.directory import PimSettings
+from entra_lp.export.html import CHARTS, LOG_RATIO, bar_chart, to_html
+from entra_lp.export.markdown import change, compact, fmt, plain_reason, to_markdown
+from entra_lp.recommendation import AttestationItem, PimDecision, Recommendation, ScopeChoice
 
 from . import samples as s
+from .demo import demo_recommendation
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +24,11 @@ def rec() -> Recommendation:
 
 def sections(md: str) -> list[str]:
     return re.findall(r"^## (.+)$", md, re.M)
+
+
+def text_of(page: str) -> str:
+    """The page's visible text with tags removed and whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page.rsplit("</style>", maxsplit=1)[-1]).split())
 
 
 def test_markdown_has_every_part(rec: Recommendation) -> None:
@@ -42,16 +50,24 @@ def test_markdown_has_every_part(rec: Recommendation) -> None:
         assert sentence in md
     for item in rec.attestation:
         assert item.action in md
-    # metrics table: one column per metric set, the proposal's figures in it
+    # metrics table: one column per metric set, then the change and the better direction
     header = next(line for line in md.splitlines() if line.startswith("| Measure"))
-    assert header.count("|") == 2 + 4
-    assert "| Over-privilege (risk-weighted) | 412 | 4.50 | 0 | 175 |" in md
-    assert "| Replay coverage | – | 99.71 % | – | – |" in md
+    assert header.count("|") == 2 + 4 + 2
+    row = "| Over-privilege (risk-weighted) | 412 | 4.50 | 0 | 175 | −98.9 % (better) | lower |"
+    assert row in md
+    assert "| Replay coverage | – | 99.71 % | – | – | – | higher |" in md
+    assert "| Role definitions | 5 | 6 | 9 | 4 | +20.0 % (worse) | lower |" in md
+    # each measure says what it counts
+    assert "- **Role definitions**: Distinct role definitions in use" in md
     # every PIM choice is shown with its reason
     assert "| Maximum activation | 4 h | 95th percentile session 4 h (tier cap applies) |" in md
     assert "act as the Payroll API service principal" in md
     assert "Create a role-assignable security group" in md
-    assert "−98.9 %" in md and "−99.7 %" in md
+    # the three summary lines: what changes, what it buys, why it is safe
+    summary = md.split("## Summary", 1)[1].split("## Metrics", 1)[0]
+    assert re.findall(r"^- \*\*(\w+):\*\*", summary, re.M) == ["Changes", "Effect", "Safety"]
+    assert "falls 98.9 % (412 → 4.50)" in summary and "falls 99.7 % (9,400 → 26" in summary
+    assert "allows 99.71 %" in summary and "12 operations would be denied" in summary
 
 
 def test_numbers_for_people() -> None:
@@ -62,6 +78,14 @@ def test_numbers_for_people() -> None:
         "–",
         "99.71 %",
     ]
+    # large figures lose their decimals; charts use a short form that always fits
+    assert [fmt(1_366_969.878), fmt(2906.9), fmt(999.5)] == ["1,366,970", "2,907", "999.5"]
+    assert [compact(1_366_969.878), compact(17_491.058), compact(67_674.464)] == [
+        "1.37 M",
+        "17.5 k",
+        "67.7 k",
+    ]
+    assert [compact(9999.0), compact(0.0), compact(999_600.0)] == ["9,999", "0", "1 M"]
     assert [change(412, 4.5), change(5, 6), change(0, 0), change(0, 3)] == [
         "−98.9 %",
         "+20.0 %",
@@ -76,8 +100,27 @@ def test_reports_without_metrics_or_window(rec: Recommendation) -> None:
     )
     md = to_markdown(bare)
     assert "Metrics" not in sections(md) and "no audit window (design)" in md
+    assert "not yet replayed on a later window" in md.lower()
     page = to_html(bare)
     assert "No metrics were computed." in page and "<svg" not in page
+
+
+def test_summary_says_all_and_unchanged_plainly(rec: Recommendation) -> None:
+    eligible = tuple(a for a in rec.assignments if a.assignment_type == "eligible")
+    assert rec.metrics is not None and rec.metrics.current is not None
+    flat = rec.metrics.current.model_copy(update={"standing_control_plane_hours": 26.0})
+    changed = rec.model_copy(
+        update={
+            "assignments": eligible,
+            "metrics": rec.metrics.model_copy(update={"current": flat}),
+        }
+    )
+    md = to_markdown(changed)
+    assert f"All {len(eligible)} assignments are eligible (activated just in time)." in md
+    assert "standing control-plane exposure stays at 26 action-hours." in md
+    tile = re.search(r"exposure \(action-hours\)</div><div class=\"value\">26</div>"
+                     r'<div class="delta (\w+)">([^<]+)<', to_html(changed))
+    assert tile is not None and tile.groups() == ("same", "same as today")
 
 
 class _Text(HTMLParser):
@@ -86,6 +129,7 @@ class _Text(HTMLParser):
         self.ids: list[str] = []
         self.tags: list[str] = []
         self.urls: list[str] = []
+        self.open_details = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
@@ -94,6 +138,8 @@ class _Text(HTMLParser):
                 self.ids.append(value)
             if name in ("src", "href") and value and not value.startswith("#"):
                 self.urls.append(value)
+            if tag == "details" and name == "open":
+                self.open_details += 1
 
 
 def test_html_is_self_contained_and_complete(rec: Recommendation) -> None:
@@ -110,15 +156,193 @@ def test_html_is_self_contained_and_complete(rec: Recommendation) -> None:
         parser.ids
     )
     assert "@import" not in page and "url(" not in page
+    # long lists are collapsed, and every disclosure starts closed
+    assert parser.tags.count("details") > len(rec.roles) and parser.open_details == 0
 
 
 def test_bar_chart_scales_to_the_largest_value() -> None:
     svg = bar_chart("c", "t", [("a", 10.0, "bar-current"), ("b", 2.5, "bar-proposed")])
     widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', svg)]
-    assert widths == [160.0, 40.0]
-    assert re.search(r'<svg[^>]*width="380"[^>]*height="\d+"', svg)
+    assert widths == [130.0, 32.5]
+    assert "<line" not in svg and "logarithmic" not in svg
     empty = bar_chart("z", "t", [("a", 0.0, "bar-current")])
     assert 'width="0.0"' in empty  # a zero never divides by zero
+
+
+def _value_labels(svg: str) -> list[tuple[float, str]]:
+    found = re.findall(r'<text class="value" x="([\d.]+)"[^>]*>([^<]+)<', svg)
+    return [(float(x), t) for x, t in found]
+
+
+def test_bar_chart_uses_a_log_axis_when_values_span_decades() -> None:
+    rows = [
+        ("Current", 1_366_969.878, "bar-current"),
+        ("Proposed", 17_491.058, "bar-proposed"),
+        ("One role per principal", 67_674.464, "bar-baseline"),
+        ("Zero", 0.0, "bar-baseline"),
+    ]
+    svg = bar_chart("x", "Exposure", rows)
+    assert "(logarithmic scale)" in svg
+    axis = re.findall(r'<text class="axis"[^>]*>([^<]+)<', svg)
+    assert axis == ["10 k", "100 k", "1 M", "10 M"]  # one gridline per power of ten
+    assert len(re.findall(r'<line class="grid"', svg)) == len(axis)
+    current, proposed, union, zero = (
+        float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', svg)
+    )
+    assert current > union > proposed > 0.1 * current and zero == 0.0  # small bars stay visible
+    # every value label is short and sits inside the drawing (≈ 7.5 px per character at 13 px)
+    width = float(re.search(r'<svg[^>]*width="(\d+)"', svg)[1])  # type: ignore[index]
+    labels = _value_labels(svg)
+    assert [t for _, t in labels] == ["1.37 M", "17.5 k", "67.7 k", "0"]
+    assert all(x + 7.5 * len(t) <= width for x, t in labels)
+    # below the threshold the axis stays linear
+    ratio = LOG_RATIO * 0.9
+    assert "logarithmic" not in bar_chart("y", "t", [("a", ratio, "c"), ("b", 1.0, "c")])
+
+
+def test_role_count_says_what_it_counts(rec: Recommendation) -> None:
+    # the same built-in role used directly and through a PIM-for-Groups group: two proposals,
+    # one role definition (what the n_roles measure counts)
+    group = rec.role("auth-methods-group")
+    direct = group.model_copy(
+        update={"key": "auth-admin-direct", "kind": "builtin", "display_name": "Auth admin"}
+    )
+    twice = rec.model_copy(update={"roles": (*rec.roles, direct)})
+    page, md = to_html(twice), to_markdown(twice)
+    assert "<h2>Roles: 7 proposals, 6 role definitions</h2>" in page
+    for text in (text_of(page), md):
+        assert "7 proposals using 6 role definitions" in text
+        assert "Authentication Administrator (used directly and through a group) counts" in text
+        assert "4 new custom roles, 2 built-in roles assigned directly and 1 through" in text
+    assert "<h2>Roles: 6 proposals, 6 role definitions</h2>" in to_html(rec)
+
+
+def test_changes_are_coloured_by_whether_they_help(rec: Recommendation) -> None:
+    page = to_html(rec)
+    tiles = dict(
+        re.findall(r'<div class="label">([^<]+)</div><div class="value">[^<]+</div>'
+                   r'<div class="delta (\w*)">', page)
+    )
+    # 5 → 6 role definitions is worse; over-privilege and exposure fall, which is better
+    assert tiles == {
+        "Role definitions": "worse",
+        "Over-privilege (risk-weighted)": "better",
+        "Standing control-plane exposure (action-hours)": "better",
+        "Replay coverage": "",
+    }
+    assert '<span class="delta worse">+20.0 % (worse)</span>' in page
+    assert '<span class="delta better">−98.9 % (better)</span>' in page
+    assert "Worse: lower is better." in text_of(page)
+
+
+def test_scope_reasons_are_said_in_words(rec: Recommendation) -> None:
+    reason = (
+        "the smallest AU cover (North region, South region) holds 96% of the tenant's objects "
+        "of these types, more than max_au_share=0.75: tenant scope; AU-scopable, but no 5 "
+        "administrative units (max_scoped_assignments) hold all 40 targets"
+    )
+    first = rec.assignments[0]
+    wide = first.model_copy(
+        update={
+            "scope": ScopeChoice(
+                kind="tenant",
+                directory_scope_id="/",
+                display_name="tenant",
+                reason=reason,
+                denied_by_narrower={"administrative units": 12},
+            )
+        }
+    )
+    changed = rec.model_copy(update={"assignments": (wide, *rec.assignments[1:])})
+    for text in (text_of(to_html(changed)), to_markdown(changed)):
+        assert "max_au_share=" not in text and "(max_scoped_assignments)" not in text
+        words = "75% of the tenant an administrative-unit scope may cover (max_au_share): tenant"
+        assert f"more than the {words} scope" in text
+        assert "no 5 administrative units (the limit set by option max_scoped_assignments)" in text
+        assert "narrower (administrative units) would have denied 12 past operations" in text
+    # a scope that is one of several says how many past operations only it allowed
+    hr = next(a for a in rec.assignments if a.scope.display_name.startswith("HR Portal"))
+    needed = hr.model_copy(
+        update={"scope": hr.scope.model_copy(update={"denied_by_narrower": {"without HR": 4}})}
+    )
+    scoped = rec.model_copy(
+        update={"assignments": tuple(needed if a is hr else a for a in rec.assignments)}
+    )
+    assert "app HR Portal (app registration) (needed by 4 past operations)" in to_markdown(scoped)
+    assert plain_reason("no option here") == "no option here"
+    assert "limit of 5 scoped assignments" in plain_reason("more than max_scoped_assignments=5")
+
+
+def test_evidence_rule_ids_are_summarised_and_collapsed(rec: Recommendation) -> None:
+    page = to_html(rec)
+    role = rec.role("user-profile-exec")
+    # actions are grouped by resource: one row for users/, its actions side by side
+    card = page.split(f'data-role-key="{role.key}"', 1)[1].split("</article>", 1)[0]
+    assert card.count('<td class="resource"') == 1
+    assert "2 seen in the logs, 1 needed by a task · 469 events, last 2026-04-28" in text_of(card)
+    assert "- Evidence: 3 actions: 2 seen in the logs, 1 needed by a task" in to_markdown(rec)
+    # the rule ids of an action are one click away, not a wall of text
+    summary = re.search(r'<details class="inline"><summary>exact · 1 rule</summary>([^<]+)<', card)
+    assert summary is not None and summary[1] == role.evidence[0].rule_ids[0]
+
+
+def test_attestation_is_grouped_by_principal_and_reason(rec: Recommendation) -> None:
+    from permission_catalog import load_catalog
+
+    actions = sorted(load_catalog().actions)[:30]
+    alice, bob = s.ALICE[0], s.BOB[0]
+    items = [
+        AttestationItem(
+            principal_id=alice,
+            action=a,
+            reason="unobservable",
+            held_via="Global Administrator at /",
+            detail=f"task t{i // 3} leaves no audit record",
+        )
+        for i, a in enumerate(actions)
+    ]
+    # the same right held through a second role is one right, two holdings
+    items += [i.model_copy(update={"held_via": "Security Administrator at /"}) for i in items[:5]]
+    items.append(AttestationItem(principal_id=bob, action=actions[0], reason="held_never_seen"))
+    many = rec.model_copy(update={"attestation": tuple(items)})
+    page = to_html(many)
+    section = page.split('<section id="attestation">', 1)[1].split("</section>", 1)[0]
+    assert "<h2>Attestation (31)</h2>" in section
+    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^/]+?)</td>", section)
+    assert rows == [
+        (
+            s.ALICE[1],
+            "30",
+            "Global Administrator (tenant-wide): 30<br>Security Administrator (tenant-wide): 5",
+        ),
+        (s.BOB[1], "1", "not held today: 1"),
+    ]
+    assert section.count("<details>") == 2 and "<details open" not in section
+    for a in actions:  # every right is still there, inside the closed details
+        assert a.replace("/", "/<wbr>") in section
+    assert "task t3 leaves no audit record" in section
+    assert "Never audited: confirm it is needed: 30 rights, 1 principal" in text_of(section)
+    md = to_markdown(many)
+    assert "| Alice" not in md  # names are shown as given, never guessed
+    assert f"| {s.ALICE[1]} | Never audited: confirm it is needed | 30 |" in md
+    assert "31 rights need" not in md and "31 rights no log can show" in md
+
+
+def test_activation_settings_of_an_active_only_role_are_marked(rec: Recommendation) -> None:
+    role = rec.role("app-credentials")
+    settings = PimSettings.model_validate(
+        {**role.pim.settings.model_dump(), "eligible": False, "active_assignment_expiry_days": 90}
+    )
+    active = role.model_copy(update={"pim": PimDecision(settings=settings, rationale={})})
+    changed = rec.model_copy(
+        update={"roles": tuple(active if r.key == role.key else r for r in rec.roles)}
+    )
+    page, md = to_html(changed), to_markdown(changed)
+    card = page.split(f'data-role-key="{role.key}"', 1)[1].split("</article>", 1)[0]
+    assert "PIM</b> active, time-bound (expires after 90 days)" in card
+    assert "Held actively only: nobody activates this role" in card
+    assert len(re.findall(r'<li class="na">', card)) == 7  # the activation-only settings
+    assert "| Maximum activation | 2 h (not used: nobody activates) |" in md
 
 
 def test_pseudonymised_reports_leak_no_name_or_id(rec: Recommendation) -> None:
@@ -140,6 +364,36 @@ def test_pseudonymised_reports_leak_no_name_or_id(rec: Recommendation) -> None:
         rec, pseudonymize_salt="workshop-7"
     )
     assert to_html(rec, pseudonymize_salt="workshop-7") != to_html(rec, pseudonymize_salt="other")
+
+
+def test_pseudonymised_demo_report_leaks_no_name_or_id() -> None:
+    demo = demo_recommendation()
+    secret = {a.principal_id for a in demo.assignments} | {e.principal_id for e in demo.exclusions}
+    secret |= {t.principal_id for t in demo.attestation if t.principal_id}
+    names = {a.principal_name for a in demo.assignments}
+    names |= {e.principal_name for e in demo.exclusions}
+    secret |= {n for n in names if n}
+    assert len(secret) > 40  # the demo really has people and apps to hide
+    for text in (
+        to_html(demo, pseudonymize_salt="demo"),
+        to_markdown(demo, pseudonymize_salt="demo"),
+    ):
+        low = text.lower()
+        assert [x for x in sorted(secret) if x.lower() in low] == []
+        assert not re.search(r"[\w.-]+@[\w-]+\.[\w.]+", text)  # no e-mail-like name at all
+
+
+def test_demo_report_counts_match_the_metrics() -> None:
+    demo = demo_recommendation()
+    assert demo.metrics is not None
+    page = to_html(demo)
+    heading = re.search(r"<h2>Roles: (\d+) proposals?, (\d+) role definitions?</h2>", page)
+    assert heading is not None
+    # the report's definition count is the measure's, and the proposals are the role cards
+    assert int(heading[2]) == demo.metrics.proposed.n_roles
+    assert int(heading[1]) == len(demo.roles) == page.count('<article class="role-card')
+    rights = len({(t.principal_id, t.action) for t in demo.attestation})
+    assert f"<h2>Attestation ({fmt(rights)})</h2>" in page
 
 
 def test_secrets_are_never_written(rec: Recommendation) -> None:
