@@ -42,20 +42,31 @@ _EXPORTS: dict[str, str] = {
     "UsageMatrix": ".usage",
     "run_usage_query": ".kql",
     "usage_query": ".kql",
+    "ParetoPoint": ".mining",
     "RoleMiner": ".mining",
     "pareto_front": ".mining",
+    "read_upa": ".mining",
     "AssignmentProposal": ".recommendation",
+    "AttestationItem": ".recommendation",
     "Evidence": ".recommendation",
+    "Exclusion": ".recommendation",
+    "Metrics": ".recommendation",
+    "MetricSet": ".recommendation",
     "Recommendation": ".recommendation",
     "RoleProposal": ".recommendation",
     "ScopeChoice": ".recommendation",
+    "UnknownPrincipalError": ".recommend",
     "recommend": ".recommend",
+    "DeniedOperation": ".validate",
+    "TaskValidationReport": ".validate",
     "ValidationReport": ".validate",
     "validate": ".validate",
     "validate_tasks": ".validate",
+    "DesignComparison": ".design",
     "Runbook": ".design",
     "compare": ".design",
     "design_roles": ".design",
+    "load_runbooks": ".design",
     "assess_role": ".risk",
     "escalation_graph": ".risk",
     "PimOptions": ".pim",
@@ -78,22 +89,29 @@ __all__ = [
     "AdministrativeUnit",
     "Application",
     "AssignmentProposal",
+    "AttestationItem",
     "AuditLog",
     "Catalog",
     "CatalogError",
+    "DeniedOperation",
+    "DesignComparison",
     "DesiredState",
     "Device",
     "DirectorySnapshot",
     "EntraLPError",
     "Evidence",
+    "Exclusion",
     "GroundTruth",
     "Group",
     "IngestError",
     "IngestReport",
     "InvalidValueError",
     "MemberRef",
+    "MetricSet",
+    "Metrics",
     "MiningError",
     "NamingConvention",
+    "ParetoPoint",
     "PimOptions",
     "PimSettings",
     "Recommendation",
@@ -105,9 +123,11 @@ __all__ = [
     "ScopeChoice",
     "ServicePrincipal",
     "SimulatedTenant",
+    "TaskValidationReport",
     "Tenant",
     "TenantError",
     "UnknownNameError",
+    "UnknownPrincipalError",
     "UsageMatrix",
     "User",
     "ValidationReport",
@@ -119,10 +139,12 @@ __all__ = [
     "escalation_graph",
     "export",
     "load_catalog",
+    "load_runbooks",
     "load_sample_tenant",
     "pareto_front",
     "reachable",
     "read_audit_logs",
+    "read_upa",
     "recommend",
     "recommend_settings",
     "roles_for_task",
@@ -139,7 +161,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - static view of the lazy exports
     from permission_catalog import Catalog, load_catalog
 
-    from .design import Runbook, compare, design_roles
+    from .design import DesignComparison, Runbook, compare, design_roles, load_runbooks
     from .directory import (
         AdministrativeUnit,
         Application,
@@ -165,14 +187,18 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy exports
     from .export import DesiredState, export, to_desired_state
     from .ingest import AuditLog, IngestReport, read_audit_logs
     from .kql import run_usage_query, usage_query
-    from .mining import RoleMiner, pareto_front
+    from .mining import ParetoPoint, RoleMiner, pareto_front, read_upa
     from .model_graph import build_graph, reachable, roles_for_task, tasks_for_role
     from .naming import NamingConvention
     from .pim import PimOptions, recommend_settings, sessions
-    from .recommend import recommend
+    from .recommend import UnknownPrincipalError, recommend
     from .recommendation import (
         AssignmentProposal,
+        AttestationItem,
         Evidence,
+        Exclusion,
+        Metrics,
+        MetricSet,
         Recommendation,
         RoleProposal,
         ScopeChoice,
@@ -181,7 +207,13 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy exports
     from .simulate import GroundTruth, SimulatedTenant, load_sample_tenant, simulate_tenant
     from .tenant import Tenant
     from .usage import UsageMatrix
-    from .validate import ValidationReport, validate, validate_tasks
+    from .validate import (
+        DeniedOperation,
+        TaskValidationReport,
+        ValidationReport,
+        validate,
+        validate_tasks,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -156,11 +156,12 @@ class Exclusion(_Model):
 
 
 class AttestationItem(_Model):
-    """A right a human must confirm or remove: never audited, or held and never used."""
+    """A right a human must confirm or remove: never audited, held and never used, mapped
+    ambiguously, or used once unlike any peer (a one-off left out of the roles)."""
 
     principal_id: str | None
     action: str
-    reason: Literal["unobservable", "held_never_seen", "ambiguous_mapping"]
+    reason: Literal["unobservable", "held_never_seen", "ambiguous_mapping", "one_off"]
     held_via: str | None = None
     detail: str = ""
 

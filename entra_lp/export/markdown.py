@@ -62,6 +62,7 @@ REASON_LABEL = {
     "unobservable": "Never audited: confirm it is needed",
     "held_never_seen": "Held today but never used in the window: confirm or remove",
     "ambiguous_mapping": "Audit record maps to several actions: confirm which one",
+    "one_off": "Used once, unlike any peer: grant by exception (request) or confirm",
 }
 SOURCE_LABEL = {
     "observed": "seen in the logs",
@@ -847,6 +848,7 @@ def attestation_overview(ctx: ReportContext) -> str:
                 "unobservable": "never audited",
                 "held_never_seen": "held but unused",
                 "ambiguous_mapping": "from ambiguous audit records",
+                "one_off": "used once, unlike any peer",
             }[r]
         ]
     )
