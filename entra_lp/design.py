@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import EntraLPError, RecommendationError
 from .recommend import (
+    _cannot_express,
     _check_options,
     _dedupe,
     _describe_roles,
@@ -43,6 +44,7 @@ from .recommend import (
     _Role,
     _role_covers,
     _State,
+    _widened,
 )
 from .recommendation import Recommendation
 from .split import partition
@@ -190,7 +192,7 @@ def design_roles(
                  "pim_group_min_principals": pim_group_min_principals,
                  "authentication_context": authentication_context},
         roles=tuple(proposals), assignments=tuple(assignments),
-        cannot_express=tuple(sorted(st.cannot_express)),
+        cannot_express=_cannot_express(st),
     )
     from .metrics import recommendation_metrics
 
@@ -297,11 +299,13 @@ def _design_one(
             _check_design_role(st, book, role, key.scope)
             out.append(role)
             continue
-        for tpl, kind in _fallback_roles(st, key.scope, acts):
+        roles = _fallback_roles(st, key.scope, acts, f"runbook {book.name!r}")
+        for tpl, kind in roles:
             covered = frozenset(a for a in acts if _role_covers(st, tpl, a))
+            reason = _widened(key.scope, kind, [r for r, _ in roles]) or why
             holds = builtin.setdefault((tpl.id, kind), [])
-            holds.append(_Hold("", kind, ids if kind == key.scope else (), covered, why))
-            holds.extend(_Hold(p, kind, ids if kind == key.scope else (), covered, why)
+            holds.append(_Hold("", kind, ids if kind == key.scope else (), covered, reason))
+            holds.extend(_Hold(p, kind, ids if kind == key.scope else (), covered, reason)
                          for p in book.principals)
     return out
 

@@ -30,6 +30,13 @@ hours each holding is live in the usage window. Definitions:
 Baselines on the same needs: ``exact_union`` (one role per distinct need set, held actively;
 over-privilege 0 by construction, ignoring that custom roles cannot hold every action) and
 ``least_privileged_builtin`` (``catalog.least_privileged_builtin`` per principal, held actively).
+
+The built-in baseline runs one exact search per distinct *covering structure*, not per need set:
+the least-privileged answer depends on the needs only through which candidate roles cover each
+of them (``permission_catalog.lpb``), and a need whose covering roles include all those of
+another need adds no constraint. Need sets with the same minimal covering sets get the same
+roles, so one search (on one representative action per set) serves them all, and searches the
+recommender already made for its fallbacks are reused.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recommendation import Recommendation
 
 __all__ = [
+    "CoverStructure",
     "Holding",
     "baseline_builtin",
     "baseline_exact_union",
@@ -203,11 +211,12 @@ def current_metric_set(
     *,
     principals: Iterable[str] | None = None,
     weights: Any = None,
+    sessions: Mapping[str, int] | None = None,
 ) -> MetricSet:
     """Metrics of today's role assignments (``directory.role_assignments``), restricted to
-    ``principals`` when given."""
+    ``principals`` when given (``sessions``: :func:`session_counts` of the usage, if known)."""
     lo, hi, window = _window(usage)
-    sessions = _sessions(usage)
+    sessions = _sessions(usage) if sessions is None else sessions
     keep = None if principals is None else set(principals)
     custom = {r.id: frozenset(r.allowed_resource_actions)
               for r in directory.custom_role_definitions}
@@ -269,26 +278,68 @@ def baseline_exact_union(
     return metric_set(roles, holdings, needs, catalog, weights=weights)
 
 
+class CoverStructure:
+    """What decides a least-privileged built-in answer: for each need, the assignable roles
+    (meant for users) whose unconditioned grants cover it, exactly as the search's candidates
+    (``permission_catalog.lpb``, no target restriction). Cached per action."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.cat = catalog
+        self._cover: dict[str, frozenset[str]] = {}
+
+    def cover(self, action: str) -> frozenset[str]:
+        """Ids of the candidate roles covering ``action`` (empty: no built-in role can)."""
+        hit = self._cover.get(action)
+        if hit is None:
+            hit = self._cover[action] = frozenset(
+                r.id for r in self.cat.roles_covering([action])
+                if r.assignable and not r.applications_only)
+        return hit
+
+    def reduce(self, actions: Iterable[str]
+               ) -> tuple[frozenset[frozenset[str]], frozenset[str]]:
+        """(key, representatives). ``key``: the minimal covering sets of ``actions`` (a need
+        covered by every role covering another need is implied by it; uncoverable needs
+        constrain nothing); equal keys have equal answers. ``representatives``: one action
+        per minimal set (the first by name), a need set with that answer."""
+        first: dict[frozenset[str], str] = {}
+        for a in sorted(actions):
+            cov = self.cover(a)
+            if cov and cov not in first:
+                first[cov] = a
+        minimal = [c for c in first if not any(o < c for o in first)]
+        return frozenset(minimal), frozenset(first[c] for c in minimal)
+
+
 def baseline_builtin(
     needs: Mapping[str, frozenset[str]],
     catalog: Catalog,
     usage: Any = None,
     weights: Any = None,
     lpb: Callable[[frozenset[str]], Any] | None = None,
+    *,
+    searched: Mapping[frozenset[str], Any] | None = None,
 ) -> MetricSet:
     """(b) The least-privileged built-in role set of each principal, held actively.
-    ``lpb``: a (cached) ``least_privileged_builtin`` to share with the caller."""
+
+    ``lpb``: a (cached) ``least_privileged_builtin`` to share with the caller; ``searched``:
+    results the caller already has (need set → result of ``least_privileged_builtin`` with no
+    target restriction), reused where their covering structure matches. One search per
+    distinct covering structure (module docstring): the same roles as one search per need
+    set, at a fraction of the cost."""
     _, _, window = _window(usage)
     search = lpb if lpb is not None else (lambda n: catalog.least_privileged_builtin(sorted(n)))
-    cache: dict[frozenset[str], tuple[str, ...]] = {}
+    structure = CoverStructure(catalog)
+    answers: dict[frozenset[frozenset[str]], tuple[str, ...]] = {}
+    for need, result in sorted((searched or {}).items(), key=lambda kv: sorted(kv[0])):
+        answers.setdefault(structure.reduce(need)[0], tuple(r.id for r in result.roles))
     roles: dict[str, frozenset[str]] = {}
     holdings = []
     for pid in sorted(needs):
-        need = needs[pid]
-        if need not in cache:
-            known = frozenset(a for a in need if a in catalog.actions)
-            cache[need] = tuple(r.id for r in search(known).roles)
-        for rid in cache[need]:
+        key, representatives = structure.reduce(a for a in needs[pid] if a in catalog.actions)
+        if key not in answers:
+            answers[key] = tuple(r.id for r in search(representatives).roles) if key else ()
+        for rid in answers[key]:
             roles[rid] = catalog.roles[rid].action_names
             holdings.append(Holding(pid, rid, window))
     return metric_set(roles, holdings, needs, catalog, principals=needs, weights=weights)
@@ -303,40 +354,45 @@ def recommendation_metrics(
     *,
     excluded: Iterable[str] = (),
     lpb: Callable[[frozenset[str]], Any] | None = None,
+    searched: Mapping[frozenset[str], Any] | None = None,
 ) -> Metrics:
     """Proposal, current state (with a directory) and both baselines on the same needs.
 
     The current state covers the proposal's principals plus those whose roles are listed for
     attestation as held-never-seen (their proposal holds nothing); excluded principals are left
-    out of every measure (they are left unchanged).
+    out of every measure (they are left unchanged). ``lpb`` and ``searched``: see
+    :func:`baseline_builtin`.
     """
     w = _Weights(catalog)
-    proposed = proposal_metric_set(rec, needs, catalog, usage, weights=w)
+    sessions = _sessions(usage)
+    parts = _proposal_parts(rec, catalog, usage, sessions)
+    proposed = metric_set(*parts, needs, catalog, principals=needs, weights=w)
     current = None
     if directory is not None:
         skip = set(excluded)
         idle = {i.principal_id for i in rec.attestation
                 if i.reason == "held_never_seen" and i.principal_id and i.principal_id not in skip}
         who = (set(needs) | idle) - skip
-        current = current_metric_set(directory, needs, catalog, usage, principals=who, weights=w)
-        proposed = metric_set(*_proposal_parts(rec, catalog, usage), needs, catalog,
-                              principals=sorted(set(needs) | idle), weights=w)
+        current = current_metric_set(directory, needs, catalog, usage, principals=who, weights=w,
+                                     sessions=sessions)
+        proposed = metric_set(*parts, needs, catalog, principals=sorted(set(needs) | idle),
+                              weights=w)
     return Metrics(
         proposed=proposed,
         current=current,
         baselines={
             "exact_union": baseline_exact_union(needs, catalog, usage, weights=w),
             "least_privileged_builtin": baseline_builtin(needs, catalog, usage, weights=w,
-                                                         lpb=lpb),
+                                                         lpb=lpb, searched=searched),
         },
     )
 
 
 def _proposal_parts(
-    rec: Recommendation, catalog: Catalog, usage: Any
+    rec: Recommendation, catalog: Catalog, usage: Any, sessions: Mapping[str, int] | None = None
 ) -> tuple[dict[str, frozenset[str]], list[Holding]]:
     _, _, window = _window(usage)
-    sessions = _sessions(usage)
+    sessions = _sessions(usage) if sessions is None else sessions
     roles: dict[str, frozenset[str]] = {}
     role_id: dict[str, str] = {}
     hours: dict[str, float] = {}

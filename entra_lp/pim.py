@@ -10,7 +10,10 @@ The rules (defaults in :class:`PimOptions`; Entra's limits come from ``catalog.l
     * **Assignment type.** People get *eligible* assignments. Service principals and managed
       identities cannot activate, so a role held only by them is proposed *active* (time-bound,
       see below); a role held by both stays eligible and the non-human holders' assignments are
-      active.
+      active. For an active-only role the activation settings (:data:`ACTIVATION_SETTINGS`) and
+      the eligibility expiry do not apply, and each rationale says so: the values stay the safe
+      ones computed below, as the policy's answer should a person ever be made eligible. What
+      applies is the active assignment's expiry and the role's notifications.
     * **Activation length.** Sessions are runs of activity buckets whose gaps are shorter than
       ``max_gap_minutes``. The maximum activation is the 95th-percentile session (nearest rank:
       an observed session, never an interpolation) rounded up to whole hours, clamped to
@@ -63,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .directory import DirectorySnapshot
 
 __all__ = [
+    "ACTIVATION_SETTINGS",
     "NON_HUMAN_KINDS",
     "PRINCIPAL_KINDS",
     "PimOptions",
@@ -75,6 +79,16 @@ PRINCIPAL_KINDS = ("user", "service_principal", "managed_identity", "sync_accoun
 """Principal kinds of the usage contract (``UsageMatrix.principals.kind``)."""
 NON_HUMAN_KINDS = frozenset({"service_principal", "managed_identity", "sync_account"})
 """Kinds that cannot activate an eligible assignment."""
+ACTIVATION_SETTINGS = (
+    "max_activation_hours",
+    "require_mfa",
+    "authentication_context",
+    "require_justification",
+    "require_ticket",
+    "require_approval",
+    "approvers",
+)
+"""Settings that only govern an activation (``PimSettings`` field names)."""
 _TIERS = ("control", "management", "user_access")
 _PLURAL = {
     "service_principal": "service principals",
@@ -533,7 +547,29 @@ def _decide(
         "notify_on_activation": _notify(ctx, recipients),
     }
     settings = PimSettings(**{k: v for k, (v, _) in decided.items()})
-    return settings, {k: why for k, (_, why) in decided.items()}
+    rationale = {k: why for k, (_, why) in decided.items()}
+    if not eligible:
+        rationale.update(_active_only_rationale(ctx, settings))
+    return settings, rationale
+
+
+def _active_only_rationale(ctx: _Context, settings: PimSettings) -> dict[str, str]:
+    """Reasons for a role nobody activates: activation and eligibility settings do not apply
+    (their values are the policy's answer should a person ever be made eligible)."""
+    kinds = " and ".join(sorted({_PLURAL[ctx.kinds[p]] for p in ctx.non_humans}))
+    out = dict.fromkeys(ACTIVATION_SETTINGS, "does not apply (nobody activates); the policy "
+                        "keeps this value for anyone made eligible later")
+    out["max_activation_hours"] = (
+        f"does not apply: held only by {kinds}, which hold it actively and never activate it; "
+        f"the policy keeps {settings.max_activation_hours} h for anyone made eligible later")
+    out["require_approval"] = "does not apply (nobody activates): there is nothing to approve"
+    out["approvers"] = "no approval required"
+    out["eligibility_expiry_days"] = (
+        f"does not apply: nobody is eligible ({kinds} get active assignments)")
+    out["notify_on_activation"] = (
+        "no activation to announce (held actively); the policy's notifications of active "
+        "assignments still reach Entra's default recipients when one is made or renewed")
+    return out
 
 
 def _checked_kinds(kinds: Mapping[str, str]) -> dict[str, str]:

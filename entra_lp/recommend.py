@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,6 @@ _ACTIVE_KINDS = frozenset({"service_principal", "managed_identity"})
 _CONFIDENCE_RANK = {"exact": 0, "likely": 1, "ambiguous": 2}
 _CONFIDENCES: tuple[Literal["exact", "likely", "ambiguous"], ...] = ("exact", "likely", "ambiguous")
 _EXAMPLES = 3
-ONE_OFF_REASON = "one_off"
 ONE_OFF_PEER_SHARE = 0.1
 """A rarely used need is a one-off when fewer than this share of the principal's peers use it."""
 ScopeKind = Literal["tenant", "administrative_unit", "application"]
@@ -186,6 +185,19 @@ class _Role:
 
 
 @dataclass
+class _FallbackNote:
+    """One fallback decision and whom it concerns: principal (or runbook) label → the needs
+    no custom role can hold, and how many actions the roles grant beyond that need."""
+
+    needs: dict[str, frozenset[str]] = field(default_factory=dict)
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def add(self, who: str, needs: frozenset[str], extra: int = 0) -> None:
+        self.needs[who] = self.needs.get(who, frozenset()) | needs
+        self.extra[who] = max(self.extra.get(who, 0), extra)
+
+
+@dataclass
 class _State:
     cat: Catalog
     directory: DirectorySnapshot | None
@@ -210,6 +222,9 @@ class _State:
     """One-off needs per principal (kept out of scoping and mining)."""
     design_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Designed roles: action → the runbook tasks that asked for it."""
+    fallbacks: dict[tuple[str, tuple[str, ...], str], _FallbackNote] = field(
+        default_factory=dict)
+    """(decision, built-in role names or uncoverable actions, scope) → whom it concerns."""
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -712,33 +727,18 @@ def _grants_action(st: _State, r: _Role, action: str) -> bool:
     return action in st.cat.expand(r.actions)
 
 
-def _one_off_reason_supported() -> bool:
-    return ONE_OFF_REASON in get_args(AttestationItem.model_fields["reason"].annotation)
-
-
 def _attest_one_offs(st: _State, left: Mapping[str, frozenset[str]]) -> None:
-    """List the one-offs left out. Until ``AttestationItem.reason`` accepts ``"one_off"``
-    (requested from the model's owner) they are stated in ``cannot_express`` instead, so
-    nothing is dropped silently."""
-    supported = _one_off_reason_supported()
+    """List the one-offs left out of the proposal for a person to confirm (nothing is
+    dropped silently)."""
     for pid in sorted(left):
-        notes = []
         for a in sorted(left[pid]):
             row = st.needs[pid][a].row
             when = _dt(row["first_seen"]) if row is not None else None
             day = when.date().isoformat() if when else "?"
-            detail = (f"used {_events(st.needs[pid][a])} time(s) ({day}) and by none of its "
-                      "peers: left out of the proposal; grant it on request if it recurs")
-            notes.append(f"{a} ({_events(st.needs[pid][a])} event(s), {day})")
-            if supported:
-                st.attestation.append(AttestationItem.model_validate(
-                    {"principal_id": pid, "action": a, "reason": ONE_OFF_REASON,
-                     "detail": detail}))
-        if not supported:
-            who = st.names.get(pid) or pid
-            st.cannot_express.add(
-                f"Left out for review (one-off use that none of its peers shares): {who} "
-                f"[{pid}]: {'; '.join(notes)}. Grant on request if it recurs.")
+            st.attestation.append(AttestationItem(
+                principal_id=pid, action=a, reason="one_off",
+                detail=(f"used {_events(st.needs[pid][a])} time(s) ({day}) and by none of its "
+                        "peers: left out of the proposal; grant it on request if it recurs")))
         st.one_offs[pid] = frozenset(left[pid])
 
 
@@ -780,9 +780,12 @@ def _fallback(
                 taken = {a for a in acts if _role_covers(st, role, a)}
                 h.needs |= frozenset(taken)
                 acts -= taken
-            for role, kind in _fallback_roles(st, key.scope, frozenset(acts)) if acts else []:
+            who = st.names.get(pid) or pid
+            roles = _fallback_roles(st, key.scope, frozenset(acts), who) if acts else []
+            for role, kind in roles:
                 covered = frozenset(a for a in acts if _role_covers(st, role, a))
-                hold = _Hold(pid, kind, _ids_for(st, pid, kind, covered or acts), covered)
+                hold = _Hold(pid, kind, _ids_for(st, pid, kind, covered or acts), covered,
+                             _widened(key.scope, kind, [r for r, _ in roles]))
                 out.setdefault((role.id, kind), []).append(hold)
                 if kind == "tenant":
                     tenant_holds.setdefault(pid, []).append((role, hold))
@@ -790,38 +793,113 @@ def _fallback(
 
 
 def _fallback_roles(
-    st: _State, scope: ScopeKind, acts: frozenset[str]
+    st: _State, scope: ScopeKind, acts: frozenset[str], who: str = ""
 ) -> list[tuple[BuiltinRole, ScopeKind]]:
+    """The built-in roles serving needs no custom role can hold, each with the scope kind it
+    is assigned at; the decision is recorded for ``who`` (said once per role set, see
+    :func:`_fallback_sentences`)."""
     res = _lpb(st, acts)
     if res.uncoverable:
-        st.cannot_express.add(
-            f"No custom or assignable built-in role can grant {', '.join(sorted(res.uncoverable))}"
-            "; those needs are left out of the proposal and need a manual decision."
-        )
+        _note(st, ("uncoverable", tuple(sorted(res.uncoverable)), scope), who, res.uncoverable)
     roles = list(res.roles)
     if not roles:
         return []
-    names = ", ".join(r.name for r in roles)
-    listed = _short_list(acts - res.uncoverable)
+    held = frozenset(acts - res.uncoverable)
     if scope == "administrative_unit" and not all(r.au_scopable for r in roles):
-        alt = _au_single(st, acts - res.uncoverable)
-        if alt is not None:
-            roles = [alt]
-        else:
-            st.cannot_express.add(
-                f"Custom roles cannot hold {listed} and no built-in role that covers them can be "
-                f"assigned at administrative-unit scope: {names} is assigned tenant-wide instead.")
+        alt = _au_single(st, held)
+        if alt is None:
+            _note(st, ("no_au", _role_names(roles), scope), who, held, _extra_of(st, roles, held))
             return [(r, "tenant") for r in roles]
+        roles = [alt]
     if scope == "application" and not all(_app_scopable_builtin(r) for r in roles):
-        st.cannot_express.add(
-            f"Custom roles cannot hold {listed} and {names} cannot be assigned at an app "
-            "registration's scope: it is assigned tenant-wide instead.")
+        _note(st, ("no_app", _role_names(roles), scope), who, held, _extra_of(st, roles, held))
         return [(r, "tenant") for r in roles]
-    st.cannot_express.add(
-        f"Custom roles cannot hold {listed}: the least-privileged built-in role set "
-        f"{', '.join(r.name for r in roles)} is used instead at {scope.replace('_', ' ')} scope, "
-        f"granting {len(res.extra_actions)} action(s) beyond the need.")
+    _note(st, ("used", _role_names(roles), scope), who, held, _extra_of(st, roles, held))
     return [(r, scope) for r in roles]
+
+
+def _role_names(roles: Iterable[BuiltinRole]) -> tuple[str, ...]:
+    return tuple(sorted(r.name for r in roles))
+
+
+def _extra_of(st: _State, roles: Iterable[BuiltinRole], needs: frozenset[str]) -> int:
+    """Actions the roles grant beyond ``needs`` (catalog expansion on both sides)."""
+    granted = frozenset().union(*(st.cat.role_expansion(r.id) for r in roles))
+    return len(granted - st.cat.expand(needs))
+
+
+def _note(st: _State, key: tuple[str, tuple[str, ...], str], who: str, needs: Iterable[str],
+          extra: int = 0) -> None:
+    st.fallbacks.setdefault(key, _FallbackNote()).add(who, frozenset(needs), extra)
+
+
+def _widened(scope: str, kind: str, roles: Sequence[BuiltinRole]) -> str:
+    """Why a fallback meant for a narrower scope is held tenant-wide (empty when it is not)."""
+    if kind == scope:
+        return ""
+    names = _and(r.name for r in roles)
+    if scope == "administrative_unit":
+        return ("no built-in role covering them can be assigned at administrative-unit scope, "
+                f"so {names} is held tenant-wide")
+    return f"{names} cannot be assigned at an app registration's scope, so it is held tenant-wide"
+
+
+_WHO_SHOWN = 3
+"""Principals (or runbooks) named per fallback sentence before '... and N more'."""
+
+
+def _and(items: Iterable[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    xs = list(items)
+    if len(xs) < 2:
+        return "".join(xs)
+    return ", ".join(xs[:-1]) + " and " + xs[-1]
+
+
+def _whom(labels: Iterable[str]) -> str:
+    """' for A, B, C and 4 more' ('' when nobody is named)."""
+    people = sorted({x for x in labels if x})
+    if not people:
+        return ""
+    shown = people[:_WHO_SHOWN]
+    more = len(people) - len(shown)
+    return " for " + _and([*shown, f"{more} more"] if more else shown)
+
+
+def _fallback_sentences(st: _State) -> set[str]:
+    """One sentence per fallback decision and role set, naming every need it covers and whom
+    it concerns (principals with different needs share one sentence)."""
+    out: set[str] = set()
+    for (decision, subject, scope), note in st.fallbacks.items():
+        needs = ", ".join(sorted(frozenset().union(*note.needs.values())))
+        whom = _whom(note.needs)
+        lo, hi = min(note.extra.values()), max(note.extra.values())
+        beyond = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        names = _and(subject)
+        where = scope.replace("_", " ")
+        if decision == "uncoverable":
+            out.add(f"No custom or assignable built-in role can grant {needs}{whom}; those needs "
+                    "are left out of the proposal and need a manual decision.")
+        elif decision == "no_au":
+            out.add(f"Custom roles cannot hold {needs} and no built-in role that covers them can "
+                    f"be assigned at administrative-unit scope: {names} "
+                    f"{'is' if len(subject) == 1 else 'are'} assigned tenant-wide "
+                    f"instead{whom}, granting {beyond} action(s) beyond the need.")
+        elif decision == "no_app":
+            out.add(f"Custom roles cannot hold {needs} and {names} cannot be assigned at an app "
+                    f"registration's scope: {'it is' if len(subject) == 1 else 'they are'} "
+                    f"assigned tenant-wide instead{whom}, granting {beyond} action(s) beyond "
+                    "the need.")
+        else:
+            out.add(f"Custom roles cannot hold {needs}: the least-privileged built-in role set "
+                    f"{names} is used instead at {where} scope{whom}, granting {beyond} "
+                    "action(s) beyond the need.")
+    return out
+
+
+def _cannot_express(st: _State) -> tuple[str, ...]:
+    """Every sentence of ``Recommendation.cannot_express``, sorted."""
+    return tuple(sorted(st.cannot_express | _fallback_sentences(st)))
 
 
 def _short_list(actions: Iterable[str], n: int = 3) -> str:
@@ -977,7 +1055,8 @@ def _package_builtin(st: _State, builtin: Mapping[tuple[str, str], list[_Hold]])
             if len({h.principal_id for h in hs}) < st.opts.pim_group_min_principals:
                 continue
             g = _Role("pim_group", frozenset(), role, {(kind, "fallback")})
-            g.holds = [_Hold(h.principal_id, h.kind, (sid,) if sid else (), h.needs) for h in hs]
+            g.holds = [_Hold(h.principal_id, h.kind, (sid,) if sid else (), h.needs, h.reason)
+                       for h in hs]
             g.actions = g.needed
             out.append(g)
             grouped |= {(h.principal_id, sid) for h in hs}
@@ -997,7 +1076,7 @@ def _direct_holds(holds: list[_Hold], grouped: set[tuple[str, str]]) -> list[_Ho
             continue
         if h.kind != "tenant" and not ids:
             continue
-        out.append(_Hold(h.principal_id, h.kind, ids, h.needs))
+        out.append(_Hold(h.principal_id, h.kind, ids, h.needs, h.reason))
     return out
 
 
@@ -1035,7 +1114,7 @@ def _assemble(st: _State) -> Recommendation:
         assignments=tuple(assignments),
         exclusions=tuple(st.exclusions),
         attestation=tuple(_sorted_attestation(st.attestation)),
-        cannot_express=tuple(sorted(st.cannot_express)),
+        cannot_express=_cannot_express(st),
     )
     st.timings["describe"] = st.timings.get("describe", 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -1044,7 +1123,8 @@ def _assemble(st: _State) -> Recommendation:
     needs = {p: frozenset(n) for p, n in st.needs.items()}
     rec = rec.model_copy(update={"metrics": recommendation_metrics(
         rec, needs, st.cat, st.directory, st.usage,
-        excluded=[e.principal_id for e in st.exclusions], lpb=lambda n: _lpb(st, n))})
+        excluded=[e.principal_id for e in st.exclusions], lpb=lambda n: _lpb(st, n),
+        searched=dict(st.lpb_cache))})
     st.timings["metrics"] = time.perf_counter() - t0
     if st.progress:
         for name in ("describe", "metrics"):
@@ -1216,9 +1296,7 @@ def _names(
             continue
         n = len(r.holders)
         if r.kind == "builtin":
-            out[r.key] = (r.template.name, (
-                f"Built-in fallback for {n} principal(s): custom roles cannot hold "
-                f"{_short_list(r.actions, 2)}")[:250])
+            out[r.key] = (r.template.name, _fallback_description(st, r, n))
         else:
             kind, ids = _broadest(r)
             assert st.resolver is not None
@@ -1227,6 +1305,33 @@ def _names(
                 f"Role-assignable group holding {r.template.name} at {where}; {n} eligible "
                 "member(s) activate membership just in time")[:250])
     return out
+
+
+def _fallback_description(st: _State, r: _Role, n: int) -> str:
+    """'Built-in fallback for 3 principal(s): custom roles cannot hold groups/owners/update,
+    groups/visibility/update': exactly the needs no custom role may hold (the role's other
+    needs ride along and are not the reason it is used)."""
+    from .split import is_custom_eligible
+
+    forced = sorted(a for a in r.actions if not is_custom_eligible(st.cat, a))
+    head = f"Built-in fallback for {n} principal(s)"
+    if not forced:
+        return head
+    names = [_short_action(a) for a in forced]
+    text = f"{head}: custom roles cannot hold {', '.join(names)}"
+    while len(text) > _DESCRIPTION_MAX and len(names) > 1:  # keep within a role description
+        names.pop()
+        text = (f"{head}: custom roles cannot hold {', '.join(names)} and "
+                f"{len(forced) - len(names)} more")
+    return text
+
+
+_DESCRIPTION_MAX = 500
+"""Longest description (naming's default ``max_description_length``)."""
+
+
+def _short_action(action: str) -> str:
+    return action.removeprefix("microsoft.directory/")
 
 
 def _limitations(st: _State, r: _Role) -> tuple[str, ...]:
@@ -1254,7 +1359,7 @@ def _assignments(st: _State, r: _Role) -> list[AssignmentProposal]:
                   "person: eligible, activated just in time")
         for sid in (h.ids if h.kind != "tenant" else ("",)):
             sc = st.scopes.get(h.principal_id)
-            choice = (st.resolver.choice(sc, h.kind, sid, h.needs) if sc is not None else
+            choice = (st.resolver.choice(sc, h.kind, sid, h.needs, h.reason) if sc is not None else
                       ScopeChoice(kind=h.kind, directory_scope_id=directory_scope_id(h.kind, sid),
                                   display_name=st.resolver.label(h.kind, sid), reason=h.reason))
             out.append(AssignmentProposal(

@@ -289,18 +289,29 @@ class ScopeResolver:
 
     # ------------------------------------------------------------------ explanations
     def choice(
-        self, scopes: PrincipalScopes, kind: ScopeKind, scope_id: str, actions: Iterable[str]
+        self,
+        scopes: PrincipalScopes,
+        kind: ScopeKind,
+        scope_id: str,
+        actions: Iterable[str],
+        note: str = "",
     ) -> ScopeChoice:
-        """The explained :class:`ScopeChoice` of one assignment of ``actions`` at one scope."""
+        """The explained :class:`ScopeChoice` of one assignment of ``actions`` at one scope.
+
+        A tenant-wide reason is one clause per reason, each naming the actions it is about
+        (reasons come from different actions and would otherwise read as a contradiction).
+        ``note`` says why actions that would fit a narrower scope are held tenant-wide when
+        none of the assignment's own actions needs the tenant (e.g. no built-in role covering
+        them can be assigned at that scope)."""
         acts = sorted(a for a in set(actions) if a in scopes.actions)
         if kind == "tenant":
             narrower: dict[str, int] = {}
             for a in acts:
                 for label, n in scopes.narrower.get(a, {}).items():
                     narrower[label] = narrower.get(label, 0) + n
-            reasons = sorted({scopes.actions[a].reason for a in acts if scopes.actions[a].reason})
             return ScopeChoice(kind="tenant", directory_scope_id="/", display_name="tenant",
-                               reason="; ".join(reasons[:3]), denied_by_narrower=narrower)
+                               reason="; ".join(self._tenant_clauses(scopes, acts, note)),
+                               denied_by_narrower=narrower)
         label = self.label(kind, scope_id)
         only_here = scopes.only_here.get(scope_id, 0)
         reason = next(
@@ -313,6 +324,35 @@ class ScopeResolver:
             reason=reason,
             denied_by_narrower={f"without {label}": only_here} if only_here else {},
         )
+
+    def _tenant_clauses(self, scopes: PrincipalScopes, acts: list[str], note: str) -> list[str]:
+        """Why tenant-wide, one clause per reason naming its actions: first the actions that
+        need the tenant, then those that would fit a narrower scope but ride along."""
+        wide = [a for a in acts if scopes.actions[a].kind == "tenant"]
+        by_reason: dict[str, list[str]] = {}
+        for a in wide:
+            by_reason.setdefault(scopes.actions[a].reason, []).append(a)
+        outside = [a for r, group in by_reason.items() if r.endswith(OUTSIDE_AUS) for a in group]
+        clauses = []
+        for reason, group in by_reason.items():
+            if not reason.endswith(OUTSIDE_AUS):
+                clauses.append(_clause(reason, group))
+        if outside:
+            counts = ", ".join(f"{short_action(a)} ({_events_outside(scopes, a)})"
+                               for a in outside[:_NAMED])
+            more = f" and {len(outside) - _NAMED} more" if len(outside) > _NAMED else ""
+            clauses.append(f"{counts}{more}: on targets outside every administrative unit")
+        ride: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for a in acts:
+            s = scopes.actions[a]
+            if s.kind != "tenant":
+                ride.setdefault((s.kind, s.ids), []).append(a)
+        for (k, ids), group in sorted(ride.items()):
+            where = ", ".join(self.label(k, i) for i in ids)
+            why = (f"the role is held tenant-wide anyway for {_names(wide)}" if wide
+                   else note or "the role is held tenant-wide")
+            clauses.append(f"{_names(group)} would fit {where}, but {why}")
+        return clauses
 
     def label(self, kind: str, scope_id: str) -> str:
         """A readable name of a scope (AU or app display name when the directory has it)."""
@@ -329,6 +369,40 @@ class ScopeResolver:
 def _resource(action: str) -> str:
     parts = action.split("/")
     return parts[1].split(".")[0] if len(parts) > 1 else action
+
+
+TENANT_ONLY = "this action can only be assigned tenant-wide"
+NO_TARGET = "no audited target to narrow the scope to"
+OUTSIDE_AUS = "event(s) on targets outside every administrative unit"
+_CLAUSES = {
+    TENANT_ONLY: "{acts}: only assignable tenant-wide",
+    NO_TARGET: "{acts}: no audited target to narrow the scope to",
+}
+_NAMED = 4
+"""Actions named per clause before '... and N more'."""
+
+
+def short_action(action: str) -> str:
+    """An action without the ``microsoft.directory/`` namespace nearly every action shares."""
+    return action.removeprefix("microsoft.directory/")
+
+
+def _names(actions: list[str]) -> str:
+    head = ", ".join(short_action(a) for a in actions[:_NAMED])
+    return head + (f" and {len(actions) - _NAMED} more" if len(actions) > _NAMED else "")
+
+
+def _clause(reason: str, actions: list[str]) -> str:
+    """One reason, said about the actions it concerns."""
+    template = _CLAUSES.get(reason, "{acts}: {reason}")
+    return template.format(acts=_names(actions), reason=reason or "no narrower scope qualified")
+
+
+def _events_outside(scopes: PrincipalScopes, action: str) -> str:
+    n = scopes.narrower.get(action, {}).get("administrative units")
+    if n is None:  # the count is also the reason's first word
+        n = int(scopes.actions[action].reason.split(" ", 1)[0])
+    return f"{n} event{'s' if n != 1 else ''}"
 
 
 def _wanted_rows(targets: pd.DataFrame, wanted: Mapping[str, list[str]]) -> pd.DataFrame:
@@ -409,7 +483,7 @@ class _Rows:
 
     def _distinct(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (principal code, target code) pairs of the masked rows, sorted."""
-        key = np.unique(self.p_code[mask].astype(np.int64) * self.n_x + self.x_code[mask])
+        key = _unique(self.p_code[mask].astype(np.int64) * self.n_x + self.x_code[mask])
         return key // self.n_x, key % self.n_x
 
     # ---- joint scopes ---------------------------------------------------------------
@@ -500,16 +574,15 @@ class _Rows:
         scopes = r.catalog.scopes_of(action)
         k = self._pair(pid, action)
         if scopes == ("tenant",):
-            return "this action can only be assigned tenant-wide"
+            return TENANT_ONLY
         if k is None or not self.n_rows[k]:
-            return "no audited target to narrow the scope to"
+            return NO_TARGET
         if self.empty[k]:
             return "some audit records name no target object"
         if "administrative_unit" in scopes and r.directory is None:
             return "no directory snapshot: administrative-unit membership is unknown"
         if "administrative_unit" in scopes:
-            return (f"{int(self.outside[k])} event(s) on targets outside every "
-                    "administrative unit")
+            return f"{int(self.outside[k])} {OUTSIDE_AUS}"
         return "targets are not app registrations / enterprise apps of this kind"
 
     def _beyond_busiest(self) -> dict[int, int]:
@@ -518,7 +591,7 @@ class _Rows:
         app_actions = np.array([self.r.app_kind(a) is not None for a in self.acts], dtype=bool)
         mask = app_actions[self.a_code] if self.n_a else np.zeros(0, dtype=bool)
         key = self.pair[mask] * self.n_x + self.x_code[mask]
-        uniq, inv = np.unique(key, return_inverse=True)
+        uniq, inv = _unique_inverse(key)
         sums = np.bincount(inv, weights=self.count[mask]).astype(np.int64)
         pair, x = uniq // self.n_x, uniq % self.n_x
         order = np.lexsort((x, -sums, pair))
@@ -573,8 +646,8 @@ class _Rows:
         hit_col, n_hits = self._hits(p, x, kind, col, scope_of)
         resource = np.array([_resource(act) for act in self.acts], dtype=object)
         by_res: dict[str, dict[str, set[str]]] = {}
-        key = np.unique((p.astype(np.int64) * self.n_a + a)[n_hits > 0] * len(col)
-                        + hit_col[n_hits > 0])
+        key = _unique((p.astype(np.int64) * self.n_a + a)[n_hits > 0] * len(col)
+                      + hit_col[n_hits > 0])
         names = sorted(col, key=col.__getitem__)
         for k in key.tolist():
             pa, c = divmod(k, len(col))
@@ -642,6 +715,26 @@ class _Rows:
         first[has] = both.indices[both.indptr[:-1][has]]
         del kind
         return first, n_hits
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct integers. ``np.unique`` (numpy 2 hashes first) is an order of magnitude
+    slower than a sort on the millions of keys of a large tenant."""
+    s = np.sort(a)
+    keep = np.ones(s.size, dtype=bool)
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def _unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_unique` and, per element, the index of its value in it."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    keep = np.ones(s.size, dtype=bool)
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    inverse = np.empty(a.size, dtype=np.int64)
+    inverse[order] = np.cumsum(keep) - 1
+    return s[keep], inverse
 
 
 def _split(p: np.ndarray, x: np.ndarray) -> list[tuple[int, list[int]]]:

@@ -12,10 +12,18 @@ Scopes an action may be assigned at (our rules over Microsoft's documented scope
 
 * ``tenant``: every action.
 * ``administrative_unit``: actions on users and groups (including subtypes such as
-  ``groups.security``), except creates; on devices only enable / disable / delete and reads; and
-  BitLocker key reads (Microsoft limits device management at AU scope to those).
+  ``groups.security``), except creating a directory object; on devices only enable / disable /
+  delete and reads; and BitLocker key reads (Microsoft limits device management at AU scope to
+  those).
 * ``application`` (one app registration or enterprise app): actions on ``applications`` and
-  ``servicePrincipals``, except creates.
+  ``servicePrincipals``, except creating a directory object.
+
+Creating a directory object (``users/create``, ``groups/create``, ``applications/create``)
+takes effect only tenant-wide; creating a sub-object of an existing object
+(``users/authenticationMethods/create``: a method or Temporary Access Pass of a user) follows
+its parent object's scope. These are the delegation rules of
+:func:`permission_catalog.tasks.delegable_scopes`, which this module reuses, so tasks and
+actions cannot disagree; the object types an AU can hold come from ``scope_rules.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +39,6 @@ import orjson
 
 from . import classify as _cls
 from .actions import (
-    CREATE_VERBS,
     Grant,
     ParsedAction,
     as_grant,
@@ -40,6 +47,7 @@ from .actions import (
 )
 from .errors import CatalogError, InvalidValueError, UnknownNameError
 from .roles import BuiltinRole, RoleAction, compact_roles, role_from_record
+from .tasks import delegable_scopes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .audit_rules import ActivityMapping, ActivityMatcher, AuditRule
@@ -50,7 +58,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SCOPES = ("tenant", "administrative_unit", "application")
-AU_DEVICE_VERBS = frozenset({"enable", "disable", "delete"})
 
 GrantLike = str | tuple[str, str | None] | RoleAction
 
@@ -112,16 +119,14 @@ def _read_json(path: Path) -> Any:
 
 
 def action_scopes(p: ParsedAction, au_types: frozenset[str]) -> tuple[str, ...]:
-    """Scopes an action may be assigned at (rules in the module docstring)."""
-    scopes = ["tenant"]
-    if p.verb not in CREATE_VERBS:
-        device_ok = p.resource == "devices" and (p.verb in AU_DEVICE_VERBS or p.reads)
-        bitlocker = p.resource == "bitlockerKeys" and p.reads
-        if (p.resource in au_types and p.resource != "devices") or device_ok or bitlocker:
-            scopes.append("administrative_unit")
-        if p.resource in _cls.APP_RESOURCES:
-            scopes.append("application")
-    return tuple(scopes)
+    """Scopes an action may be assigned at (rules in the module docstring): the task
+    delegation rule, with administrative-unit scope kept only for objects an AU can hold."""
+    scopes = delegable_scopes(p.name)
+    # BitLocker keys belong to devices: they are AU-scoped through their device.
+    held = "devices" if p.resource == "bitlockerKeys" else p.resource
+    if "administrative_unit" in scopes and held not in au_types:
+        return tuple(s for s in scopes if s != "administrative_unit")
+    return scopes
 
 
 class Catalog:

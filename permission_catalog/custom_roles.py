@@ -10,7 +10,10 @@ rule                             severity  when
 ``unknown_action``               error     not in the catalog (nor an instance of a template)
 ``template_placeholder``         error     ``{id}`` left in a templated action
 ``not_allowed_in_custom_roles``  error     not on Microsoft's custom-role permission pages
-``create_at_non_tenant_scope``   error     create / createAsOwner at an AU or application scope
+``create_at_non_tenant_scope``   error     creating a directory object (``users/create``) at an
+                                           AU or application scope (a sub-object create such as
+                                           ``users/authenticationMethods/create`` follows its
+                                           parent: ``Catalog.scopes_of``)
 ``not_meaningful_at_scope``      error     at application scope: not an app-registration or
                                            enterprise-app action
 ``no_au_relevant_action``        error     AU scope but no user / group / device action
@@ -83,13 +86,13 @@ def _action_violations(cat: Catalog, name: str, scope: str) -> list[CustomRoleVi
                 "not on Microsoft's custom-role permission pages; only built-in roles grant it",
             )
         )
-    if scope != "tenant" and p.verb in CREATE_VERBS:
+    if scope != "tenant" and p.verb in CREATE_VERBS and scope not in cat.scopes_of(name):
         out.append(
             CustomRoleViolation(
                 "create_at_non_tenant_scope",
                 "error",
                 name,
-                f"create permissions take effect only at tenant scope, not {scope}",
+                f"creating a directory object takes effect only at tenant scope, not {scope}",
             )
         )
     elif scope == "application" and "application" not in cat.scopes_of(name):

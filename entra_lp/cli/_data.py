@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from entra_lp.ingest import AuditLog, IngestReport
     from entra_lp.recommendation import Recommendation
     from entra_lp.usage import UsageMatrix
+    from entra_lp.validate import ValidationReport
 
 
 def read_logs(
@@ -136,6 +137,21 @@ def load_recommendation(path: Path) -> Recommendation:
     from entra_lp.recommendation import Recommendation
 
     return Recommendation.load(path)
+
+
+def load_validation(path: Path) -> ValidationReport:
+    """A validation report JSON file (``entra-lp validate --report``); ``RecommendationError``
+    naming the file when it cannot be read or is not one."""
+    from entra_lp.errors import RecommendationError
+    from entra_lp.validate import ValidationReport
+
+    try:
+        return ValidationReport.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise RecommendationError(f"{path}: cannot read validation report: {exc}") from exc
+    except ValueError as exc:
+        raise RecommendationError(f"{path}: invalid validation report (write one with "
+                                  f"entra-lp validate --report): {exc}") from exc
 
 
 def write_text(path: Path, text: str) -> None:

@@ -194,7 +194,12 @@ METRIC_FIELDS = ("n_roles", "n_assignments", "wsc", "over_privilege", "over_priv
 
 
 def recommendation_json(rec: Recommendation) -> dict[str, Any]:
-    """Counts, roles and metrics of a recommendation (the full model is its own JSON file)."""
+    """Counts, roles and metrics of a recommendation (the full model is its own JSON file).
+
+    ``attestation`` counts distinct rights to attest (principal, action); an item per role
+    that grants a right today is in ``attestation_items``."""
+    from entra_lp.export._report import attestation_rights
+
     kinds = Counter(r.kind for r in rec.roles)
     metrics = rec.metrics.model_dump(mode="json") if rec.metrics is not None else None
     return {
@@ -204,7 +209,8 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
         "roles": {k: kinds.get(k, 0) for k in ("custom", "builtin", "pim_group")},
         "assignments": len(rec.assignments),
         "exclusions": len(rec.exclusions),
-        "attestation": len(rec.attestation),
+        "attestation": attestation_rights(rec),
+        "attestation_items": len(rec.attestation),
         "cannot_express": len(rec.cannot_express),
         "role_list": [
             {"key": r.key, "name": r.display_name, "kind": r.kind, "plane": r.plane,

@@ -68,7 +68,7 @@ def demo(
         with steps.step("Validating on the later window"):
             rep = validate(rec, later, directory=sample.directory)
         with steps.step("Writing report and exports"):
-            result = export(rep.recommendation, output, overwrite=True)
+            result = export(rep.recommendation, output, overwrite=True, validation=rep)
             # After the export: it refuses a folder holding files it did not write.
             write_text(output / "recommendation.json", rep.recommendation.to_json())
     data = _summary(rep.recommendation, rep, output, split,

@@ -23,7 +23,14 @@ from ._common import (
     fail,
     guarded,
 )
-from ._data import load_directory, load_recommendation, read_logs, usage_of, write_text
+from ._data import (
+    load_directory,
+    load_recommendation,
+    load_validation,
+    read_logs,
+    usage_of,
+    write_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from entra_lp.mining import ParetoPoint
@@ -293,6 +300,11 @@ def validate(
         Path | None,
         typer.Option("--out", "-o", help="Write the recommendation with coverage filled."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write the full validation report (denied operations included) "
+                     "for `entra-lp export --validation`."),
+    ] = None,
     log_format: FormatOpt = "auto",
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -311,6 +323,8 @@ def validate(
             rep = run_validate(rec, usage, directory=snapshot)
     if output is not None:
         write_text(output, rep.recommendation.to_json())
+    if report is not None:
+        write_text(report, rep.model_dump_json(indent=1))
     if json:
         out.emit(views.validation_json(rep, min_coverage))
     else:
@@ -340,6 +354,11 @@ def export(
         str | None,
         typer.Option(help="Salt: replace principal names in the reports by pseudonyms."),
     ] = None,
+    validation: Annotated[
+        Path | None,
+        typer.Option(help="Validation report of this recommendation (`entra-lp validate "
+                     "--report`): the reports list its denied operations."),
+    ] = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -350,12 +369,13 @@ def export(
     out = Output(json=json, quiet=quiet)
     formats = _formats(format, FORMATS)
     rec = load_recommendation(recommendation)
+    replay = load_validation(validation) if validation is not None else None
     if not overwrite and output.is_dir() and any(output.iterdir()):
         fail(EXIT_INPUT, f"{output}: folder is not empty; add --overwrite to replace an "
              "earlier export (files entra-lp did not write are never deleted)")
     with out.steps() as steps, steps.step("Exporting"):
         result = run_export(rec, output, formats, pseudonymize_salt=pseudonymize,
-                            overwrite=overwrite)
+                            overwrite=overwrite, validation=replay)
     if json:
         out.emit({"folder": str(result.folder), "formats": list(formats),
                   "files": list(result.files), "notes": list(result.notes)})

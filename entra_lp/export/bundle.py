@@ -45,6 +45,8 @@ from .terraform import terraform_files
 if TYPE_CHECKING:  # pragma: no cover
     from permission_catalog import Catalog
 
+    from ..validate import ValidationReport
+
 __all__ = ["FORMATS", "MANIFEST", "ExportResult", "export", "graph_files"]
 
 FORMATS: tuple[str, ...] = ("graph", "terraform", "powershell", "markdown", "html")
@@ -172,6 +174,7 @@ def _contents(
     formats: tuple[str, ...],
     catalog: Catalog | None,
     salt: str | None,
+    validation: ValidationReport | None = None,
 ) -> tuple[dict[str, str], tuple[str, ...]]:
     plan = prepare_export(rec, catalog) if _CODE & set(formats) else None
     out: dict[str, str] = {}
@@ -184,9 +187,11 @@ def _contents(
         if "powershell" in formats:
             out["powershell/Apply-Recommendation.ps1"] = powershell_script(plan)
     if "markdown" in formats:
-        out["report.md"] = to_markdown(rec, pseudonymize_salt=salt, catalog=catalog)
+        out["report.md"] = to_markdown(rec, pseudonymize_salt=salt, catalog=catalog,
+                                       validation=validation)
     if "html" in formats:
-        out["report.html"] = to_html(rec, pseudonymize_salt=salt, catalog=catalog)
+        out["report.html"] = to_html(rec, pseudonymize_salt=salt, catalog=catalog,
+                                     validation=validation)
     out["README.md"] = _readme(plan, formats, rec, salt)
     return out, plan.notes if plan is not None else ()
 
@@ -234,15 +239,19 @@ def export(
     catalog: Catalog | None = None,
     pseudonymize_salt: str | None = None,
     overwrite: bool = False,
+    validation: ValidationReport | None = None,
 ) -> ExportResult:
     """Write the chosen ``formats`` of ``recommendation`` into ``folder``.
+
+    ``validation`` (the report of :func:`~entra_lp.validate.validate` on this recommendation)
+    makes the reports list its denied operations.
 
     Raises :class:`RecommendationError` (nothing written) when a code format is asked for and
     a role breaks one of Entra's rules, or when ``folder`` holds files (pass ``overwrite=True``
     to replace an earlier export; files entra-lp did not write are never deleted).
     """
     chosen = _check_formats(formats)
-    contents, notes = _contents(recommendation, chosen, catalog, pseudonymize_salt)
+    contents, notes = _contents(recommendation, chosen, catalog, pseudonymize_salt, validation)
     root = Path(folder)
     _clear_previous(root, overwrite)
     for rel, text in sorted(contents.items()):

@@ -267,8 +267,14 @@ def _limit(limits: Mapping[str, Any], key: str) -> Any:
 _CREATE_VERBS = frozenset({"create", "createAsOwner"})
 
 
-def _create_actions(actions: Iterable[str]) -> list[str]:
-    return [a for a in actions if a.rsplit("/", 1)[-1] in _CREATE_VERBS]
+def _create_actions(actions: Iterable[str], scope: str) -> list[str]:
+    """Creates that cannot take effect at ``scope``: creating a directory object is
+    tenant-wide only; a sub-object create (an authentication method of a user) follows its
+    parent (the catalog's delegation rule, readable from the name alone)."""
+    from permission_catalog.tasks import delegable_scopes
+
+    return [a for a in actions if a.count("/") >= 2 and a.rsplit("/", 1)[-1] in _CREATE_VERBS
+            and scope not in delegable_scopes(a)]
 
 
 def validate_desired(
@@ -350,7 +356,7 @@ def _describe(violation: object) -> str:
 
 def _structural(role: RoleSpec, scope: ScopeKind, subject: str) -> list[Violation]:
     """Without a catalog: the one rule readable from action names alone."""
-    creates = _create_actions(role.actions)
+    creates = _create_actions(role.actions, scope)
     if scope == "tenant" or not creates:
         return []
     return [

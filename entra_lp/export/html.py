@@ -7,7 +7,7 @@ span more than :data:`LOG_RATIO`). There is no script: long lists (evidence rule
 granted beyond the need, attestation items, options) sit in ``<details>`` elements, closed by
 default, so the page stays short and works offline. A Content Security Policy
 (``default-src 'none'``) forbids any network request, so the file can be mailed or archived
-as is. Same content as the Markdown report (:mod:`entra_lp.export.markdown`), the same
+as is. Same content as the Markdown report (both render :mod:`entra_lp.export._report`), the same
 optional pseudonymisation, deterministic bytes.
 """
 
@@ -20,9 +20,10 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from ..recommendation import RoleProposal
-from .markdown import (
+from ._report import (
     BASELINE_LABEL,
     BASELINE_NOTE,
+    DENY_LABEL,
     KEY_PIM,
     KEY_PIM_ACTIVE,
     KIND_LABEL,
@@ -50,10 +51,12 @@ from .markdown import (
     measure_change,
     measure_rows,
     metric_value,
+    new_principals_note,
     pim_group_steps,
     pim_rows,
     pim_summary,
     plural,
+    replay_overview,
     report_context,
     roles_intro,
     scope_summary,
@@ -66,6 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from permission_catalog import Catalog
 
     from ..recommendation import Recommendation
+    from ..validate import ValidationReport
 
 __all__ = ["CHARTS", "LOG_RATIO", "bar_chart", "to_html"]
 
@@ -94,6 +98,7 @@ _SHORT = {
 }
 _TASKS_SHOWN = 6
 _LIMITS_SHOWN = 6
+_DENIED_SHOWN = 20
 _COMMON_NS = "microsoft.directory"
 _Scale: TypeAlias = Callable[[float], float]
 
@@ -209,9 +214,13 @@ def to_html(
     pseudonymize_salt: str | None = None,
     catalog: Catalog | None = None,
     title: str = "Least-privilege recommendation",
+    validation: ValidationReport | None = None,
 ) -> str:
-    """The self-contained HTML report (deterministic text)."""
-    ctx = report_context(recommendation, pseudonymize_salt=pseudonymize_salt, catalog=catalog)
+    """The self-contained HTML report (deterministic text). ``validation``: the report of
+    :func:`~entra_lp.validate.validate` on this recommendation; its denied operations are
+    listed (grouped by principal and action, with example targets)."""
+    ctx = report_context(recommendation, pseudonymize_salt=pseudonymize_salt, catalog=catalog,
+                         validation=validation)
     rec = ctx.rec
     meta = f"Catalog {rec.catalog_version} · source: {rec.source} · audit window: {window(rec)}"
     if pseudonymize_salt:
@@ -220,7 +229,8 @@ def to_html(
         f'<header class="page"><h1>{_e(title)}</h1><p>{_e(meta)}</p></header>',
         '<nav class="toc"><a href="#summary">Summary</a><a href="#metrics">Metrics</a>'
         '<a href="#roles">Roles</a><a href="#cannot-express">Limits</a>'
-        '<a href="#exclusions">Exclusions</a><a href="#attestation">Attestation</a></nav>',
+        + ('<a href="#denied">Denied</a>' if ctx.replay is not None else "")
+        + '<a href="#exclusions">Exclusions</a><a href="#attestation">Attestation</a></nav>',
         "<main>",
         _summary(ctx),
         _metrics(ctx),
@@ -544,7 +554,8 @@ def _pim(role: RoleProposal) -> str:
         ""
         if role.pim.settings.eligible
         else '<p class="note">Held actively only: nobody activates this role, so its activation '
-        "settings (greyed) are not used.</p>"
+        "and eligibility settings (greyed) do not apply; the active assignment's expiry and the "
+        "notifications do.</p>"
     )
     every = _details(
         f"All {len(rows)} PIM settings with their reasons",
@@ -640,9 +651,43 @@ def _lists(ctx: ReportContext) -> str:
         )
     return (
         '<section id="cannot-express"><h2>What Entra cannot express</h2>'
-        f'<ul class="limits">{limits}</ul></section>'
+        f'<ul class="limits">{limits}</ul></section>{_denied(ctx)}'
         f'<section id="exclusions"><h2>Exclusions</h2>{excl}</section>'
         f"{_attestation(ctx)}{options}"
+    )
+
+
+def _denied(ctx: ReportContext) -> str:
+    """The validation's denied operations: one row per principal and action; beyond the first
+    rows, the rest in a closed disclosure."""
+    replay = ctx.replay
+    if replay is None:
+        return ""
+    rows = [
+        (
+            "" if i else _e(g.principal),
+            _code(r.action),
+            _e(fmt(r.count)),
+            _e(fmt(r.n_targets)),
+            _e(DENY_LABEL.get(r.reason, r.reason)),
+            "<br>".join(_e(x) for x in r.examples),
+        )
+        for g in replay.denied
+        for i, r in enumerate(g.rows)
+    ]
+    head = ["Principal", "Action", "Events", "Targets", "Why denied", "Example targets"]
+    table = ""
+    if rows:
+        table = _table(head, rows[:_DENIED_SHOWN], (2, 3), css="denied", raw=range(len(head)))
+        if len(rows) > _DENIED_SHOWN:
+            rest = _table(head, rows[_DENIED_SHOWN:], (2, 3), css="denied", raw=range(len(head)))
+            table += _details(f"and {plural(len(rows) - _DENIED_SHOWN, 'more row')}", rest)
+    note = new_principals_note(replay)
+    return (
+        f'<section id="denied"><h2>Denied on replay ({fmt(replay.denied_operations)})</h2>'
+        f'<p class="note">{_e(replay_overview(replay))}</p>{table}'
+        + (f'<p class="note">{_e(note)}</p>' if note else "")
+        + "</section>"
     )
 
 
@@ -675,8 +720,9 @@ def _attestation(ctx: ReportContext) -> str:
     )
     return (
         head
-        + '<p class="note">Rights a person must confirm or remove: the logs cannot show them. '
-        f"{_e(attestation_overview(ctx))}</p>{table}</section>"
+        + '<p class="note">Rights a person must confirm or remove: never audited, held and '
+        f"unused, or used once unlike any peer. {_e(attestation_overview(ctx))}</p>{table}"
+        "</section>"
     )
 
 

@@ -21,7 +21,13 @@ from entra_lp.directory import (
     User,
 )
 from entra_lp.errors import InvalidValueError, UnknownNameError
-from entra_lp.pim import PimOptions, current_settings_gap, recommend_settings, sessions
+from entra_lp.pim import (
+    ACTIVATION_SETTINGS,
+    PimOptions,
+    current_settings_gap,
+    recommend_settings,
+    sessions,
+)
 from entra_lp.recommendation import EscalationPath, RiskSummary
 from entra_lp.risk import assess_role
 from permission_catalog import load_catalog
@@ -310,6 +316,31 @@ def test_service_principals_get_active_time_bound_assignments(catalog: Any) -> N
     assert mixed.settings.active_assignment_expiry_days == 180
     people = _decide(catalog, _risk("management", "execution"))
     assert people.settings.active_assignment_expiry_days == 14
+
+
+def test_an_active_only_role_says_its_activation_settings_do_not_apply(catalog: Any) -> None:
+    sp_only = _decide(
+        catalog,
+        _risk("control", "configuration", critical=True),
+        session_hours=[0.25, 0.5],
+        principal_kinds={"sp-1": "service_principal", "mi-1": "managed_identity"},
+    )
+    why = sp_only.rationale
+    assert not sp_only.settings.eligible
+    for key in (*ACTIVATION_SETTINGS, "eligibility_expiry_days"):
+        if key != "approvers":
+            assert why[key].startswith("does not apply"), key
+        assert "person is present" not in why[key] and "percentile" not in why[key], key
+    assert "managed identities and service principals" in why["max_activation_hours"]
+    # what applies is said as such: the active assignment's expiry and the notifications
+    assert "expires after 90 days" in why["active_assignment_expiry_days"]
+    assert not why["notify_on_activation"].startswith("does not apply")
+    assert "active assignments" in why["notify_on_activation"]
+    # the values stay the safe ones, for anyone made eligible later
+    assert sp_only.settings.require_mfa and sp_only.settings.require_justification
+    # a role held by people keeps its activation reasons
+    people = _decide(catalog, _risk("control", "configuration", critical=True))
+    assert not any(v.startswith("does not apply") for v in people.rationale.values())
 
 
 def test_break_glass_and_sync_holders_keep_permanent_assignments(catalog: Any) -> None:

@@ -59,6 +59,19 @@ def test_action_fields() -> None:
     assert CAT.action(f"{D}/users/basic/update").description
 
 
+def test_sub_object_creates_follow_their_parent_scope() -> None:
+    """Creating a method / Temporary Access Pass of an existing user follows the user (AU
+    scope); creating a directory object stays tenant-only, and BitLocker keys follow devices."""
+    tap = f"{D}/users/authenticationMethods/create"
+    assert CAT.action(tap).scopes == ("tenant", "administrative_unit")
+    assert CAT.scopes_of(tap) == ("tenant", "administrative_unit")
+    for obj in ("users", "groups", "groups.security", "devices", "applications",
+                "servicePrincipals", "administrativeUnits"):
+        assert CAT.scopes_of(f"{D}/{obj}/create") == ("tenant",), obj
+    assert CAT.scopes_of(f"{D}/tenantManagement/tenants/create") == ("tenant",)
+    assert CAT.scopes_of(f"{D}/bitlockerKeys/key/read") == ("tenant", "administrative_unit")
+
+
 def test_action_errors() -> None:
     with pytest.raises(UnknownNameError) as exc:
         CAT.action(f"{D}/users/pasword/update")

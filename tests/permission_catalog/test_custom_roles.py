@@ -49,6 +49,17 @@ def test_each_rule() -> None:
     assert rules([f"{D}/users/basic/update"], existing_custom_roles=99) == set()
 
 
+def test_only_directory_object_creates_are_tenant_only() -> None:
+    au = rules([f"{D}/users/create", f"{D}/users/authenticationMethods/create"],
+               "administrative_unit")
+    assert ("create_at_non_tenant_scope", f"{D}/users/create") in au
+    # a sub-object create follows its parent user: no scope error, only the custom-role one
+    assert {r for r, a in au if a == f"{D}/users/authenticationMethods/create"} == {
+        "not_allowed_in_custom_roles"}
+    assert ("create_at_non_tenant_scope", f"{D}/users/authenticationMethods/create") in rules(
+        [f"{D}/users/authenticationMethods/create"], "application")
+
+
 def test_templates() -> None:
     tmpl = f"{D}/servicePrincipals/managePermissionGrantsForSelf.{{id}}"
     assert ("template_placeholder", tmpl) in rules([tmpl])

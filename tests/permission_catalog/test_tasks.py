@@ -508,9 +508,9 @@ def test_scopes_agree_with_the_catalog(cat: Catalog) -> None:
         for a in cat.actions
         if not cat.action(a).templated and delegable_scopes(a) != cat.action(a).scopes
     }
-    # One deliberate difference: creating a sub-object (an authentication method) of an AU
-    # member is delegable at AU scope; the catalog treats every create verb as tenant-only.
-    assert differ == {"microsoft.directory/users/authenticationMethods/create"}
+    # One rule for both: creating a sub-object (an authentication method) of an AU member is
+    # delegable at AU scope; only creating a directory object is tenant-only.
+    assert differ == set()
     for task in cat.tasks.values():
         for action in task.actions:
             assert set(task.scopes) <= set(delegable_scopes(action)), (task.id, action)

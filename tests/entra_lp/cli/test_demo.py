@@ -40,6 +40,14 @@ def test_demo_writes_report_and_exports_and_reruns_identically(tmp_path: Path) -
 
     html = (out / "report.html").read_text(encoding="utf-8")
     assert all(r.display_name.replace("&", "&amp;") in html for r in rec.roles)
+    # the reports list what the replay denied, and the summary counts distinct rights
+    denied = data["validation"]["denied"]
+    assert f'<h2>Denied on replay ({data["validation"]["denied_operations"]})</h2>' in html
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert all(f"`{d['action']}`" in md.split("## Denied on replay", 1)[1] for d in denied)
+    rights = {(i.principal_id, i.action if i.action != "*" else i.held_via)
+              for i in rec.attestation}
+    assert data["recommendation"]["attestation"] == len(rights)
     manifest = json.loads((out / "entra-lp-export.json").read_text(encoding="utf-8"))
     assert set(manifest["formats"]) == {"graph", "terraform", "powershell", "markdown", "html"}
     for rel, digest in manifest["sha256"].items():

@@ -209,6 +209,50 @@ def test_export_all_writes_every_format(rec_file: Path, tmp_path: Path) -> None:
             "powershell/Apply-Recommendation.ps1", "terraform/main.tf"} <= files
 
 
+def test_export_reports_list_the_denied_operations_of_a_validation(
+    rec_file: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "validation.json"
+    data = run_json("validate", str(rec_file), str(SAMPLE.graph), "-d", DIRECTORY,
+                    "--since", SPLIT, "--report", str(report))
+    assert data["denied"]  # the sample's later window has work the proposal denies
+    out = tmp_path / "ex"
+    code, _, err = run("export", str(rec_file), "-o", str(out), "-f", "markdown,html",
+                       "--validation", str(report))
+    assert code == 0, err
+    md = (out / "report.md").read_text(encoding="utf-8")
+    section = md.split("## Denied on replay", 1)[1].split("\n## ", 1)[0]
+    for d in data["denied"]:
+        assert f"`{d['action']}`" in section
+        assert (d["principal_name"] or d["principal_id"]) in section
+        assert all(x in section for x in d["example_targets"])
+    assert 'id="denied"' in (out / "report.html").read_text(encoding="utf-8")
+    # without --validation there is no such section; a broken file is a one-line input error
+    run("export", str(rec_file), "-o", str(tmp_path / "plain"), "-f", "markdown")
+    assert "Denied on replay" not in (tmp_path / "plain" / "report.md").read_text()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    code, _, err = run("export", str(rec_file), "-o", str(tmp_path / "x"), "--validation",
+                       str(bad))
+    assert code == EXIT_INPUT and str(bad) in err and "Traceback" not in err
+
+
+def test_summaries_count_distinct_rights_to_attest(rec_file: Path) -> None:
+    from entra_lp.cli._views import recommendation_json
+
+    rec = Recommendation.load(rec_file)
+    # a right held through two roles today is one right, two attestation items
+    item = next(i for i in rec.attestation if i.held_via and i.action != "*")
+    twice = rec.model_copy(update={"attestation": (
+        *rec.attestation, item.model_copy(update={"held_via": "Another Role at /"}))})
+    summary = recommendation_json(twice)
+    # "*" (every action of a role held and never used) is one right per role
+    rights = len({(i.principal_id, i.action if i.action != "*" else i.held_via)
+                  for i in rec.attestation})
+    assert summary["attestation"] == rights
+    assert summary["attestation_items"] == len(rec.attestation) + 1
+
+
 # ---- design ---------------------------------------------------------------------------------
 def test_design_runbooks_gives_scoped_roles_and_compares(rec_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "design.json"

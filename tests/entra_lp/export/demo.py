@@ -13,15 +13,20 @@ from entra_lp.ingest import read_audit_logs
 from entra_lp.recommend import recommend
 from entra_lp.recommendation import Recommendation
 from entra_lp.simulate import load_sample_tenant
-from entra_lp.validate import validate
+from entra_lp.validate import ValidationReport, validate
 
 
 @cache
-def demo_recommendation() -> Recommendation:
-    """The validated recommendation of the demo (real ingest, recommender and replay)."""
+def demo_validation() -> ValidationReport:
+    """The demo's replay of the later window (real ingest, recommender and replay)."""
     sample = load_sample_tenant()
     split = str(sample.manifest["split_time"])
     train = read_audit_logs(sample.graph, until=split).usage()
     later = read_audit_logs(sample.graph, since=split).usage()
     rec = recommend(train, directory=sample.directory)
-    return validate(rec, later, directory=sample.directory).recommendation
+    return validate(rec, later, directory=sample.directory)
+
+
+def demo_recommendation() -> Recommendation:
+    """The validated recommendation of the demo."""
+    return demo_validation().recommendation

@@ -13,7 +13,7 @@ import pytest
 from entra_lp.export.html import CHARTS, to_html
 
 from . import samples as s
-from .demo import demo_recommendation
+from .demo import demo_recommendation, demo_validation
 
 ARGS = [
     "--headless",
@@ -125,7 +125,8 @@ def test_report_renders_offline_in_chromium(browser: Any, tmp_path: Path) -> Non
 @pytest.fixture(scope="module")
 def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "report.html"
-    path.write_text(to_html(demo_recommendation(), pseudonymize_salt="demo"), encoding="utf-8")
+    page = to_html(demo_recommendation(), pseudonymize_salt="demo", validation=demo_validation())
+    path.write_text(page, encoding="utf-8")
     return path
 
 
@@ -143,6 +144,7 @@ def test_demo_report_is_short_and_never_wider_than_the_screen(
     assert page.evaluate(PAST_EDGE) == []
     assert page.evaluate(SPILLING) == []
     assert page.evaluate(CLIPPED) == []  # e.g. the 1.37 M exposure label is whole
+    assert page.locator("#denied table.denied tbody tr").count() > 0  # the replay's denials
     # every list is still there behind its disclosure, and opening them all keeps the width
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     assert page.evaluate("document.documentElement.scrollHeight") > 2 * closed

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from entra_lp.directory import PimSettings
+from entra_lp.errors import RecommendationError
 from entra_lp.export.html import CHARTS, LOG_RATIO, bar_chart, to_html
 from entra_lp.export.markdown import change, compact, fmt, plain_reason, to_markdown
 from entra_lp.recommendation import AttestationItem, PimDecision, Recommendation, ScopeChoice
+from entra_lp.validate import DeniedOperation, ValidationReport
 
 from . import samples as s
 from .demo import demo_recommendation
@@ -325,7 +328,8 @@ def test_attestation_is_grouped_by_principal_and_reason(rec: Recommendation) -> 
     md = to_markdown(many)
     assert "| Alice" not in md  # names are shown as given, never guessed
     assert f"| {s.ALICE[1]} | Never audited: confirm it is needed | 30 |" in md
-    assert "31 rights need" not in md and "31 rights no log can show" in md
+    # the held-and-unused right is not one "no log can show": the summary says which are
+    assert "31 rights wait for a person to confirm or remove them (30 of them no log" in md
 
 
 def test_activation_settings_of_an_active_only_role_are_marked(rec: Recommendation) -> None:
@@ -343,6 +347,14 @@ def test_activation_settings_of_an_active_only_role_are_marked(rec: Recommendati
     assert "Held actively only: nobody activates this role" in card
     assert len(re.findall(r'<li class="na">', card)) == 7  # the activation-only settings
     assert "| Maximum activation | 2 h (not used: nobody activates) |" in md
+    # eligibility expiry does not apply either; the notifications and active expiry do
+    section = md.split(f"### {role.display_name}\n", 1)[1].split("\n### ", 1)[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines()
+            if line.startswith("| ") and " | " in line}
+    assert "does not apply" in rows["Eligibility ends after"]
+    assert "(not used" not in rows["Notify on activation"]
+    assert "(not used" not in rows["Active assignment ends after"]
+    assert "does not apply" in rows["MFA on activation"]  # said even for an older saved file
 
 
 def test_pseudonymised_reports_leak_no_name_or_id(rec: Recommendation) -> None:
@@ -416,3 +428,123 @@ def test_reports_are_deterministic(rec: Recommendation) -> None:
     assert to_markdown(rec) == to_markdown(s.recommendation())
     assert to_html(rec) == to_html(s.recommendation())
     assert to_html(rec).encode() == to_html(Recommendation.from_json(rec.to_json())).encode()
+
+
+# ---- the validation's denied operations ------------------------------------------------------
+NEWCOMER = ("0b7f6c1e-9999-4a7e-9c1a-2f3d4e5f6a99", "newcomer@contoso.example")
+TARGET_USER = "5a5a5a5a-0000-4000-8000-000000000001"
+
+
+def _validation(rec: Recommendation) -> ValidationReport:
+    """A replay of a later window: two actions of Alice and one of a principal the
+    recommendation does not know were denied."""
+    denied = (
+        DeniedOperation(principal_id=s.ALICE[0], principal_name=s.ALICE[1],
+                        action="microsoft.directory/users/delete", count=3, n_targets=2,
+                        reason="action_not_granted", example_targets=(TARGET_USER, "u-2")),
+        DeniedOperation(principal_id=NEWCOMER[0], principal_name=NEWCOMER[1],
+                        action="microsoft.directory/users/password/update", count=2,
+                        n_targets=1, reason="no_assignment", example_targets=("u-3",)),
+        DeniedOperation(principal_id=s.ALICE[0], principal_name=s.ALICE[1],
+                        action="microsoft.directory/users/password/update", count=1,
+                        n_targets=1, reason="outside_scope", example_targets=("u-4",)),
+    )
+    return ValidationReport(total_operations=1006, excluded_operations=6,
+                            allowed_operations=994, coverage=0.994, denied=denied,
+                            new_principals=(NEWCOMER[0],), recommendation=rec)
+
+
+def test_reports_list_the_denied_operations_of_a_validation(rec: Recommendation) -> None:
+    rep = _validation(rec)
+    md = to_markdown(rec, validation=rep)
+    assert sections(md)[3:5] == ["What Entra cannot express", "Denied on replay"]
+    section = md.split("## Denied on replay", 1)[1].split("\n## ", 1)[0]
+    assert "allowed 994 of 1,000 operations (99.40 %); 6 would be denied" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    # grouped by principal (most events first), then action; the name said once per group
+    assert [r.split(" | ")[:3] for r in rows] == [
+        [f"| {s.ALICE[1]}", "`microsoft.directory/users/delete`", "3"],
+        ["| ", "`microsoft.directory/users/password/update`", "1"],
+        [f"| {NEWCOMER[1]}", "`microsoft.directory/users/password/update`", "2"],
+    ]
+    assert f"{TARGET_USER}, u-2" in rows[0] and "no proposed role grants this action" in rows[0]
+    assert "outside the assigned scope" in rows[1] and "no proposed assignment" in rows[2]
+    assert f"not in the recommendation (their operations count as denied): {NEWCOMER[1]}" in md
+    page = to_html(rec, validation=rep)
+    assert '<a href="#denied">Denied</a>' in page and "<h2>Denied on replay (6)</h2>" in page
+    assert "users/<wbr>delete" in page.split('id="denied"', 1)[1]
+    # without a validation the reports are unchanged
+    assert to_markdown(rec) == to_markdown(rec, validation=None) and 'id="denied"' not in (
+        to_html(rec))
+
+
+def test_denied_operations_are_pseudonymised_and_checked(rec: Recommendation) -> None:
+    rep = _validation(rec)
+    for text in (to_markdown(rec, validation=rep, pseudonymize_salt="w"),
+                 to_html(rec, validation=rep, pseudonymize_salt="w")):
+        low = text.lower()
+        for secret in (s.ALICE[0], s.ALICE[1], NEWCOMER[0], NEWCOMER[1], TARGET_USER):
+            assert secret.lower() not in low, secret
+        assert "Denied on replay" in text
+    # Alice has one pseudonym, whether named in a role or in the denied list
+    md = to_markdown(rec, validation=rep, pseudonymize_salt="w")
+    alice = next(line for line in md.split("## Denied on replay", 1)[1].splitlines()
+                 if "users/delete" in line).split(" | ")[0].lstrip("| ")
+    assert re.fullmatch(r"User [0-9A-F]{8}", alice) and md.count(alice) > 1
+    # a validation of another recommendation is refused
+    other = rec.model_copy(update={"assignments": rec.assignments[1:]})
+    with pytest.raises(RecommendationError, match="another recommendation"):
+        to_markdown(other, validation=rep)
+    # a recommendation saved before validating gets the replay's coverage in its metrics
+    assert rec.metrics is not None
+    bare = rec.model_copy(update={"metrics": rec.metrics.model_copy(update={
+        "proposed": rec.metrics.proposed.model_copy(update={"coverage": None})})})
+    assert "| Replay coverage | – | 99.71 % |" in to_markdown(
+        bare, validation=rep.model_copy(update={"recommendation": rec}))
+
+
+def test_export_passes_the_validation_to_both_reports(
+    rec: Recommendation, tmp_path: Path
+) -> None:
+    from entra_lp.export.bundle import export
+
+    export(rec, tmp_path, ("markdown", "html"), validation=_validation(rec))
+    assert "## Denied on replay" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert 'id="denied"' in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_both_reports_render_from_the_shared_report_model() -> None:
+    """The report model (context, rows, labels, grouping) lives in ``_report``; the Markdown
+    and HTML modules only render it, and neither imports the other."""
+    import ast
+
+    from entra_lp.export import _report, html, markdown
+
+    for module, other in ((html, "markdown"), (markdown, "html")):
+        tree = ast.parse(Path(str(module.__file__)).read_text(encoding="utf-8"))
+        sources = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "_report" in sources and other not in sources, module.__name__
+    assert markdown.report_context is _report.report_context is html.report_context
+
+
+def test_rights_are_counted_once_however_many_roles_grant_them(rec: Recommendation) -> None:
+    a = "microsoft.directory/users/basic/update"
+    items = (
+        AttestationItem(principal_id=s.BOB[0], action=a, reason="unobservable",
+                        held_via="Global Administrator at /"),
+        AttestationItem(principal_id=s.BOB[0], action=a, reason="unobservable",
+                        held_via="User Administrator at /"),
+        AttestationItem(principal_id=s.BOB[0], action=a, reason="unobservable",
+                        held_via="Helpdesk Administrator at /"),
+        # every action of two different roles held and never used: two rights
+        AttestationItem(principal_id=s.ALICE[0], action="*", reason="held_never_seen",
+                        held_via="Global Administrator at /"),
+        AttestationItem(principal_id=s.ALICE[0], action="*", reason="held_never_seen",
+                        held_via="Billing Administrator at /"),
+    )
+    md = to_markdown(rec.model_copy(update={"attestation": items}))
+    assert "3 rights for 2 principals (1 never audited, 2 held but unused)" in md
+    assert "Held today through (1 of them through two roles or more):" in md
+    unused = "Held today but never used in the window: confirm or remove"
+    assert f"| {s.ALICE[1]} | {unused} | 2 |" in md
+    assert f"| {s.BOB[1]} | Never audited: confirm it is needed | 1 |" in md

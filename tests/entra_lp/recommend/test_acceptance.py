@@ -163,3 +163,14 @@ def test_people_are_eligible_and_workloads_active(case: Case) -> None:
     for a in case.rec.assignments:
         human = kinds.get(a.principal_id, "user") == "user"
         assert a.assignment_type == ("eligible" if human else "active"), a
+
+
+def test_each_fallback_role_set_is_said_once(case: Case) -> None:
+    """Principals with different needs served by the same built-in role set at one scope
+    share one sentence, naming every need and whom it concerns."""
+    heads = [s.split(" is used instead at ", 1) for s in case.rec.cannot_express
+             if " is used instead at " in s]
+    keys = [(h[0].split("role set ", 1)[1], h[1].split(" scope", 1)[0]) for h in heads]
+    assert keys and len(keys) == len(set(keys))
+    for s in case.rec.cannot_express:
+        assert "(+" not in s  # every need is named, none hidden behind "(+N more)"

@@ -12,6 +12,7 @@ import pytest
 
 from entra_lp.directory import DirectorySnapshot, PimSettings, RoleAssignment
 from entra_lp.metrics import (
+    CoverStructure,
     Holding,
     baseline_builtin,
     baseline_exact_union,
@@ -121,3 +122,77 @@ def test_baselines(catalog: Any) -> None:
         want += _w(catalog, grant - set(catalog.expand(need)))
     assert b.n_roles == len(names)
     assert b.over_privilege == pytest.approx(want)
+
+
+# ----------------------------------------------------------------------------- baseline (b) cost
+def _searches(catalog: Any) -> tuple[list[frozenset[str]], Any]:
+    calls: list[frozenset[str]] = []
+
+    def search(n: frozenset[str]) -> Any:
+        calls.append(n)
+        return catalog.least_privileged_builtin(sorted(n))
+
+    return calls, search
+
+
+@pytest.fixture(scope="module")
+def sample_needs(catalog: Any) -> dict[str, frozenset[str]]:
+    """Observed needs of the shipped sample tenant's training window."""
+    from entra_lp.ingest import read_audit_logs
+    from entra_lp.simulate import load_sample_tenant
+
+    sample = load_sample_tenant()
+    usage = read_audit_logs(sample.graph, until=str(sample.manifest["split_time"])).usage(catalog)
+    out: dict[str, set[str]] = {}
+    for p, a in zip(usage.evidence["principal_id"], usage.evidence["action"], strict=True):
+        out.setdefault(str(p), set()).add(str(a))
+    return {p: frozenset(a) for p, a in out.items()}
+
+
+def test_builtin_baseline_searches_once_per_covering_structure_with_the_same_result(
+        catalog: Any, sample_needs: dict[str, frozenset[str]]) -> None:
+    # the definition, computed here: one exact search per principal
+    roles: dict[str, frozenset[str]] = {}
+    holdings = []
+    for pid, need in sorted(sample_needs.items()):
+        for r in catalog.least_privileged_builtin(sorted(need)).roles:
+            roles[r.id] = r.action_names
+            holdings.append(Holding(pid, r.id, 0.0))
+    expected = metric_set(roles, holdings, sample_needs, catalog, principals=sample_needs)
+    calls, search = _searches(catalog)
+    assert baseline_builtin(sample_needs, catalog, lpb=search) == expected
+    # fewer searches than distinct need sets, each on fewer actions than the need set
+    assert 0 < len(calls) < len(set(sample_needs.values()))
+    assert sum(map(len, calls)) < sum(map(len, set(sample_needs.values())))
+    # searches already made are reused: none is needed a second time
+    done = {n: catalog.least_privileged_builtin(sorted(n)) for n in calls}
+    again, search = _searches(catalog)
+    assert baseline_builtin(sample_needs, catalog, lpb=search, searched=done) == expected
+    assert again == []
+
+
+def test_a_need_covered_by_every_role_covering_another_adds_nothing(catalog: Any) -> None:
+    """The reduction keeps exactly the answer: on need sets mixing implied and independent
+    needs, the search on the representatives picks the roles the full search picks."""
+    structure = CoverStructure(catalog)
+    cases = [
+        {RESET, BASIC},
+        {RESET, "microsoft.directory/users/authenticationMethods/create",
+         "microsoft.directory/users/invalidateAllRefreshTokens"},
+        {"microsoft.directory/groups/owners/update", "microsoft.directory/groups/delete",
+         "microsoft.directory/groups/basic/update", "microsoft.directory/groups/members/update"},
+        {"microsoft.directory/conditionalAccessPolicies/create",
+         "microsoft.directory/conditionalAccessPolicies/standard/read",
+         "microsoft.directory/namedLocations/delete", BASIC},
+        {"microsoft.directory/applications/appRoles/update",
+         "microsoft.directory/applications/credentials/update",
+         "microsoft.directory/servicePrincipals/appRoleAssignedTo/update"},
+    ]
+    dropped = 0
+    for need in cases:
+        key, reps = structure.reduce(need)
+        assert reps <= need and len(key) == len(reps)
+        dropped += len(need) - len(reps)
+        full = catalog.least_privileged_builtin(sorted(need)).roles
+        assert catalog.least_privileged_builtin(sorted(reps)).roles == full, sorted(need)
+    assert dropped > 0  # the cases do exercise the reduction

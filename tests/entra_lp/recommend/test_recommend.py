@@ -134,10 +134,11 @@ def test_one_off_is_left_out_and_stated(rec: Recommendation) -> None:
     reset = "microsoft.directory/users/password/update"
     granted = {a for x in rec.assignments_of(pid("grp3")) for a in rec.role(x.role_key).actions}
     assert reset not in granted
-    said = [s for s in rec.cannot_express if pid("grp3") in s] + [
-        i.detail for i in rec.attestation if i.principal_id == pid("grp3") and i.action == reset]
-    assert len(said) == 1
-    assert "1 event" in said[0] or "1 time" in said[0]
+    # stated once, as an attestation item of its own kind (not as a sentence of the limits)
+    (item,) = [i for i in rec.attestation if i.principal_id == pid("grp3")]
+    assert (item.reason, item.action, item.held_via) == ("one_off", reset, None)
+    assert "1 time(s)" in item.detail and "none of its peers" in item.detail
+    assert not any(pid("grp3") in s or "grp3@" in s for s in rec.cannot_express)
 
 
 def test_one_offs_can_be_granted(train: UsageMatrix, catalog: Any, snapshot: Any) -> None:
