@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .errors import EntraLPError
+from ._models import FrozenModel, JsonDocument
 
 __all__ = [
     "AdministrativeUnit",
@@ -35,11 +34,9 @@ __all__ = [
 ObjectType = Literal["user", "group", "device", "servicePrincipal", "application"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class User(_Model):
+class User(FrozenModel):
     """A user account."""
 
     id: str
@@ -50,7 +47,7 @@ class User(_Model):
     user_type: Literal["Member", "Guest"] = "Member"
 
 
-class Group(_Model):
+class Group(FrozenModel):
     """A group; ``is_role_assignable`` groups can hold directory roles."""
 
     id: str
@@ -60,14 +57,14 @@ class Group(_Model):
     owners: tuple[str, ...] = ()
 
 
-class Device(_Model):
+class Device(FrozenModel):
     """A device object."""
 
     id: str
     display_name: str
 
 
-class Application(_Model):
+class Application(FrozenModel):
     """An app registration (``id`` is the object id; ``app_id`` the client id)."""
 
     id: str
@@ -76,7 +73,7 @@ class Application(_Model):
     owners: tuple[str, ...] = ()
 
 
-class ServicePrincipal(_Model):
+class ServicePrincipal(FrozenModel):
     """An enterprise app / service principal / managed identity."""
 
     id: str
@@ -90,14 +87,14 @@ class ServicePrincipal(_Model):
     """Microsoft Graph application permissions granted to it (e.g. ``User.ReadWrite.All``)."""
 
 
-class MemberRef(_Model):
+class MemberRef(FrozenModel):
     """A typed reference to a directory object (AU members)."""
 
     type: ObjectType
     id: str
 
 
-class AdministrativeUnit(_Model):
+class AdministrativeUnit(FrozenModel):
     """An administrative unit and its members (users, groups, devices)."""
 
     id: str
@@ -106,7 +103,7 @@ class AdministrativeUnit(_Model):
     is_member_management_restricted: bool = False
 
 
-class RoleDefinitionRecord(_Model):
+class RoleDefinitionRecord(FrozenModel):
     """A custom role definition that already exists in the tenant."""
 
     id: str
@@ -117,7 +114,7 @@ class RoleDefinitionRecord(_Model):
     template_id: str | None = None
 
 
-class RoleAssignment(_Model):
+class RoleAssignment(FrozenModel):
     """A directory-role assignment: active (standing or activated) or PIM-eligible.
 
     ``role_definition_id`` is a built-in template id or a custom role id.
@@ -134,7 +131,7 @@ class RoleAssignment(_Model):
     via_group_id: str | None = None
 
 
-class PimSettings(_Model):
+class PimSettings(FrozenModel):
     """The PIM role settings entra-lp reasons about (a summary of the policy's rules).
 
     Durations are whole minutes/hours/days so they round-trip exactly to ISO 8601.
@@ -154,8 +151,10 @@ class PimSettings(_Model):
     notify_on_activation: tuple[str, ...] = ()
 
 
-class DirectorySnapshot(_Model):
+class DirectorySnapshot(JsonDocument):
     """Everything ``recommend`` may use about a tenant besides its audit logs."""
+
+    document_kind: ClassVar[str] = "directory snapshot"
 
     tenant_id: str = ""
     taken_at: datetime | None = None
@@ -184,7 +183,7 @@ class DirectorySnapshot(_Model):
     def object_types(self) -> dict[str, ObjectType]:
         """Object id → type for every object in the snapshot."""
         out: dict[str, ObjectType] = {}
-        kinds: list[tuple[ObjectType, Iterable[_Model]]] = [
+        kinds: list[tuple[ObjectType, Iterable[FrozenModel]]] = [
             ("user", self.users),
             ("group", self.groups),
             ("device", self.devices),
@@ -218,31 +217,6 @@ class DirectorySnapshot(_Model):
     def assignments_of(self, principal_id: str) -> list[RoleAssignment]:
         """Every assignment (active or eligible) held by ``principal_id`` directly."""
         return [a for a in self.role_assignments if a.principal_id == principal_id]
-
-    # ---- persistence ----------------------------------------------------------------
-    def to_json(self) -> str:
-        """Serialise deterministically (fields in declaration order, tuples in given order)."""
-        return self.model_dump_json(indent=1)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> DirectorySnapshot:
-        """Parse a snapshot written by :meth:`to_json` (or by hand)."""
-        return cls.model_validate_json(text)
-
-    @classmethod
-    def load(cls, path: str | Path) -> DirectorySnapshot:
-        """Read a snapshot file, naming the file in any error."""
-        p = Path(path)
-        try:
-            return cls.from_json(p.read_bytes())
-        except OSError as exc:
-            raise EntraLPError(f"{p}: cannot read directory snapshot: {exc}") from exc
-        except ValueError as exc:  # pydantic.ValidationError is a ValueError
-            raise EntraLPError(f"{p}: invalid directory snapshot: {exc}") from exc
-
-    def save(self, path: str | Path) -> None:
-        """Write the snapshot as JSON."""
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
 
 
 _CACHED_LOOKUPS = tuple(

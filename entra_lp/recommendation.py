@@ -14,13 +14,13 @@ audits, are listed for human attestation.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ._models import FrozenModel, JsonDocument
 from .directory import PimSettings
-from .errors import RecommendationError
+from .errors import EntraLPError, RecommendationError
 
 __all__ = [
     "AssignmentProposal",
@@ -42,11 +42,9 @@ Plane = Literal["read", "execution", "configuration", "mixed"]
 Tier = Literal["control", "management", "user_access"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Evidence(_Model):
+class Evidence(FrozenModel):
     """Why one action is in a role.
 
     ``source``: ``observed`` (audit records of the role's principals), ``task`` (a catalog task
@@ -67,7 +65,7 @@ class Evidence(_Model):
     task_ids: tuple[str, ...] = ()
 
 
-class EscalationPath(_Model):
+class EscalationPath(FrozenModel):
     """A way the role's rights reach further than they look (e.g. act as a privileged app)."""
 
     action: str
@@ -77,7 +75,7 @@ class EscalationPath(_Model):
     explanation: str = ""
 
 
-class RiskSummary(_Model):
+class RiskSummary(FrozenModel):
     """Tier, plane and escalation paths of a role at its scope."""
 
     tier: Tier
@@ -86,14 +84,14 @@ class RiskSummary(_Model):
     escalation_paths: tuple[EscalationPath, ...] = ()
 
 
-class PimDecision(_Model):
+class PimDecision(FrozenModel):
     """Proposed PIM settings and, per setting, the reason it was chosen."""
 
     settings: PimSettings
     rationale: dict[str, str] = Field(default_factory=dict)
 
 
-class RoleProposal(_Model):
+class RoleProposal(FrozenModel):
     """A role to create (custom) or to use as a fallback (built-in / PIM for Groups).
 
     ``key`` is a stable identifier within the recommendation; assignments refer to it.
@@ -120,7 +118,7 @@ class RoleProposal(_Model):
     limitations: tuple[str, ...] = ()
 
 
-class ScopeChoice(_Model):
+class ScopeChoice(FrozenModel):
     """The narrowest scope that allowed every observed operation of one assignment.
 
     ``denied_by_narrower`` counts past events each narrower candidate would have denied
@@ -134,7 +132,7 @@ class ScopeChoice(_Model):
     denied_by_narrower: dict[str, int] = Field(default_factory=dict)
 
 
-class AssignmentProposal(_Model):
+class AssignmentProposal(FrozenModel):
     """Principal → role at a scope, eligible (just in time) or active (standing)."""
 
     principal_id: str
@@ -146,7 +144,7 @@ class AssignmentProposal(_Model):
     reason: str = ""
 
 
-class Exclusion(_Model):
+class Exclusion(FrozenModel):
     """A principal deliberately left unchanged (break-glass, directory sync, system)."""
 
     principal_id: str
@@ -155,7 +153,7 @@ class Exclusion(_Model):
     reason: str
 
 
-class AttestationItem(_Model):
+class AttestationItem(FrozenModel):
     """A right a human must confirm or remove: never audited, held and never used, mapped
     ambiguously, or used once unlike any peer (a one-off left out of the roles)."""
 
@@ -166,7 +164,7 @@ class AttestationItem(_Model):
     detail: str = ""
 
 
-class MetricSet(_Model):
+class MetricSet(FrozenModel):
     """Quality measures of one way of granting rights (proposal, current state, baseline)."""
 
     n_roles: int
@@ -182,7 +180,7 @@ class MetricSet(_Model):
     denied_operations: int | None = None
 
 
-class Metrics(_Model):
+class Metrics(FrozenModel):
     """Before/after and baselines on the same data."""
 
     proposed: MetricSet
@@ -190,8 +188,11 @@ class Metrics(_Model):
     baselines: dict[str, MetricSet] = Field(default_factory=dict)
 
 
-class Recommendation(_Model):
+class Recommendation(JsonDocument):
     """The full output of ``recommend`` / ``design_roles``."""
+
+    document_kind: ClassVar[str] = "recommendation"
+    document_error: ClassVar[type[EntraLPError]] = RecommendationError
 
     schema_version: Literal[1] = 1
     catalog_version: str
@@ -218,28 +219,3 @@ class Recommendation(_Model):
     def assignments_of(self, principal_id: str) -> tuple[AssignmentProposal, ...]:
         """Every proposed assignment of one principal."""
         return tuple(a for a in self.assignments if a.principal_id == principal_id)
-
-    # ---- persistence ------------------------------------------------------------------
-    def to_json(self) -> str:
-        """Deterministic JSON; :meth:`from_json` gives back an equal object."""
-        return self.model_dump_json(indent=1)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> Recommendation:
-        """Parse what :meth:`to_json` wrote."""
-        return cls.model_validate_json(text)
-
-    def save(self, path: str | Path) -> None:
-        """Write :meth:`to_json` to ``path``."""
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> Recommendation:
-        """Read a recommendation file, naming the file in any error."""
-        p = Path(path)
-        try:
-            return cls.from_json(p.read_bytes())
-        except OSError as exc:
-            raise RecommendationError(f"{p}: cannot read recommendation: {exc}") from exc
-        except ValueError as exc:
-            raise RecommendationError(f"{p}: invalid recommendation: {exc}") from exc

@@ -12,13 +12,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from .._models import FrozenModel, JsonDocument
 from ..directory import PimSettings
-from ..errors import EntraLPError
 
 __all__ = [
     "AssignmentSpec",
@@ -57,11 +56,9 @@ def scope_kind(directory_scope_id: str) -> ScopeKind:
     )
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RoleSpec(_Model):
+class RoleSpec(FrozenModel):
     """A custom role definition to create or keep up to date (matched by display name)."""
 
     display_name: str = Field(min_length=1, max_length=256)
@@ -84,7 +81,7 @@ class RoleSpec(_Model):
         return value
 
 
-class AssignmentSpec(_Model):
+class AssignmentSpec(FrozenModel):
     """A PIM assignment of a role to a principal at a scope.
 
     ``kind="eligible"`` creates an eligibility (activated just in time); ``"active"`` a
@@ -135,16 +132,18 @@ class AssignmentSpec(_Model):
         return None
 
 
-class PolicySpec(_Model):
+class PolicySpec(FrozenModel):
     """The PIM settings a role (by display name) should have."""
 
     role_display_name: str = Field(min_length=1)
     settings: PimSettings
 
 
-class DesiredState(_Model):
-    """Roles, assignments and policies a tenant should have; JSON round-trips exactly."""
+class DesiredState(JsonDocument):
+    """Roles, assignments and policies a tenant should have; JSON round-trips exactly
+    (durations as ISO 8601)."""
 
+    document_kind: ClassVar[str] = "desired state"
     roles: tuple[RoleSpec, ...] = ()
     assignments: tuple[AssignmentSpec, ...] = ()
     policies: tuple[PolicySpec, ...] = ()
@@ -165,30 +164,6 @@ class DesiredState(_Model):
         key = display_name.casefold()
         return next((p for p in self.policies if p.role_display_name.casefold() == key), None)
 
-    def to_json(self) -> str:
-        """Deterministic JSON (durations as ISO 8601)."""
-        return self.model_dump_json(indent=1)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> DesiredState:
-        """Parse what :meth:`to_json` wrote."""
-        return cls.model_validate_json(text)
-
-    def save(self, path: str | Path) -> None:
-        """Write :meth:`to_json` to ``path``."""
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> DesiredState:
-        """Read a desired-state file, naming the file in any error."""
-        p = Path(path)
-        try:
-            return cls.from_json(p.read_bytes())
-        except OSError as exc:
-            raise EntraLPError(f"{p}: cannot read desired state: {exc}") from exc
-        except ValueError as exc:
-            raise EntraLPError(f"{p}: invalid desired state: {exc}") from exc
-
 
 def _no_duplicates(names: Iterable[str], what: str) -> None:
     seen: dict[str, str] = {}
@@ -200,7 +175,7 @@ def _no_duplicates(names: Iterable[str], what: str) -> None:
 
 
 # ---- Entra's rules ------------------------------------------------------------------------
-class Violation(_Model):
+class Violation(FrozenModel):
     """One broken rule: ``code`` (stable, machine-readable), ``subject`` and a sentence.
 
     ``severity="error"`` blocks applying; ``"warning"`` (e.g. a redundant action) does not.

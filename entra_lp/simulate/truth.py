@@ -7,21 +7,16 @@ form. JSON round-trip: ``GroundTruth.from_json(truth.to_json()) == truth``.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from entra_lp.errors import EntraLPError
+from entra_lp._models import FrozenModel, JsonDocument
 
 __all__ = ["GroundTruth", "NoiseOperation", "PersonaRole", "PrincipalTruth", "TruthScope"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class TruthScope(_Model):
+class TruthScope(FrozenModel):
     """Where a principal's work happens: the tenant, administrative units or applications."""
 
     kind: Literal["tenant", "administrative_unit", "application"]
@@ -38,7 +33,7 @@ class TruthScope(_Model):
         return tuple(f"/{i}" for i in self.ids)
 
 
-class NoiseOperation(_Model):
+class NoiseOperation(FrozenModel):
     """A one-off operation outside the principal's persona."""
 
     day: int
@@ -47,7 +42,7 @@ class NoiseOperation(_Model):
     actions: tuple[str, ...]
 
 
-class PrincipalTruth(_Model):
+class PrincipalTruth(FrozenModel):
     """Everything known about one principal of the simulated log."""
 
     principal_id: str
@@ -84,7 +79,7 @@ class PrincipalTruth(_Model):
         return frozenset(self.exercised_actions) | frozenset(self.noise_actions)
 
 
-class PersonaRole(_Model):
+class PersonaRole(FrozenModel):
     """A distinct task set (the role a perfect miner would find), with its members."""
 
     persona: str
@@ -94,9 +89,10 @@ class PersonaRole(_Model):
     principals: tuple[str, ...]
 
 
-class GroundTruth(_Model):
+class GroundTruth(JsonDocument):
     """The simulated tenant's right answer (see the module docstring)."""
 
+    document_kind: ClassVar[str] = "ground truth"
     profile: str
     seed: int
     admins: int
@@ -126,27 +122,3 @@ class GroundTruth(_Model):
 
         raise UnknownNameError("principal id", principal_id,
                                [p.principal_id for p in self.principals])
-
-    def to_json(self) -> str:
-        """Deterministic JSON."""
-        return self.model_dump_json(indent=1)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> GroundTruth:
-        """Parse :meth:`to_json` output."""
-        return cls.model_validate_json(text)
-
-    @classmethod
-    def load(cls, path: str | Path) -> GroundTruth:
-        """Read a ground-truth file, naming it in any error."""
-        p = Path(path)
-        try:
-            return cls.from_json(p.read_bytes())
-        except OSError as exc:
-            raise EntraLPError(f"{p}: cannot read ground truth: {exc}") from exc
-        except ValueError as exc:
-            raise EntraLPError(f"{p}: invalid ground truth: {exc}") from exc
-
-    def save(self, path: str | Path) -> None:
-        """Write as JSON."""
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
