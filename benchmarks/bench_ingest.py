@@ -71,7 +71,7 @@ def child(path: Path, engine: str, usage: bool = False) -> dict[str, Any]:
                  "peak_rss_after_usage_mb": round(
                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     return {**extra,
-        "records": records, "bytes": size, "usage_rows": len(log.rows),
+        "records": records, "bytes": size, "usage_rows": len(log.table),
         "engine": log.report.engine, "notes": log.report.notes,
         "orjson_s": round(base, 3), "ingest_s": round(ingest, 3),
         "ratio": round(ingest / base, 2), "events_per_s": round(records / ingest),

@@ -3,27 +3,34 @@
 ``usage_query()`` returns KQL that computes, inside the workspace, exactly the usage rows that
 ``read_audit_logs`` computes locally (same columns, names, types and rules: trimmed
 activity, first target, sorted distinct modified-property names with ``Included Updated
-Properties`` expanded, ``Group.ObjectID`` decoded from new or old value, duplicates by ``Id``
-counted once). Export its result as CSV or JSON and pass the file to ``read_audit_logs``, or
+Properties`` expanded, ``Group.ObjectID`` decoded from new or old value, the decoded new value
+of the properties audit rules test in ``property_values``, duplicates by ``Id`` counted once).
+Export its result as CSV or JSON and pass the file to ``read_audit_logs``, or
 call ``run_usage_query`` with the optional ``azure-monitor-query`` package installed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from entra_lp.errors import IngestError, InvalidValueError
 from entra_lp.ingest import USAGE_COLUMNS, AuditLog, read_audit_logs
 from entra_lp.ingest._timeparse import to_epoch_us, us_to_datetime
+from entra_lp.ingest.log import _value_names
 
 __all__ = ["run_usage_query", "usage_query"]
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-# The query body after the time filter. ``_d(x)`` decodes a modifiedProperties value (JSON
-# text; an array yields its first element), mirroring entra_lp.ingest._records.
+# The query body after the time filter. A modifiedProperties value is JSON text decoded once
+# more (an array yields its first element), mirroring entra_lp.ingest._records; ``_vt`` is
+# its first text as ``_first_text`` gives it ("" for numbers, booleans, objects), kept as
+# ``name=value`` (lower-case name) for the properties in {values} only.
 _BODY = """\
 | summarize arg_min(ActivityDateTime, *) by Id
 | extend _u = InitiatedBy.user, _a = InitiatedBy.app
@@ -59,13 +66,20 @@ _BODY = """\
                                                     tostring(_nd))),
                                  trim(@"\\s+", iff(gettype(_od) == "array", tostring(_od[0]),
                                                     tostring(_od)))),
-                        "")
+                        ""),
+             _v = iff(gettype(_nd) == "array", _nd[0], _nd)
+    | extend _vt = iff(gettype(_v) == "string", trim(@"\\s+", tostring(_v)), "")
+    | extend _pv = iff(isnotempty(_vt)
+                       and set_has_element(dynamic({values}), tolower(_n)),
+                       strcat(tolower(_n), "=", _vt), "")
     | mv-expand _name = _names to typeof(string)
     | extend _name = trim(@"\\s+", _name)
     | summarize _props = make_set_if(_name, isnotempty(_name)),
-                _gids = make_list_if(_gid, isnotempty(_gid))
+                _gids = make_list_if(_gid, isnotempty(_gid)),
+                _pvs = make_set_if(_pv, isnotempty(_pv))
 )
 | extend modified_properties = strcat_array(array_sort_asc(_props), "|"),
+         property_values = strcat_array(array_sort_asc(_pvs), "|"),
          related_group_id = tostring(_gids[0]),
          service = trim(@"\\s+", tostring(LoggedByService)),
          category = trim(@"\\s+", tostring(Category)),
@@ -78,11 +92,11 @@ _BODY = """\
             (_et, example_id) = arg_min(_ts, Id),
             (_nt, principal_name) = arg_max(_nts, principal_name)
     by principal_id, principal_type, service, category, activity, operation_type, result,
-       target_type, target_id, related_group_id, modified_properties
+       target_type, target_id, related_group_id, modified_properties, property_values
 | project {columns}
 | order by principal_id asc, service asc, category asc, activity asc, operation_type asc,
            result asc, target_type asc, target_id asc, related_group_id asc,
-           modified_properties asc, principal_type asc
+           modified_properties asc, property_values asc, principal_type asc
 """
 
 
@@ -99,10 +113,13 @@ def usage_query(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     table: str = "AuditLogs",
+    value_properties: Iterable[str] | None = None,
 ) -> str:
     """KQL computing the stage-1 usage rows over the last ``days`` (or ``since``..``until``,
     ``until`` exclusive) of ``table``; its exported result reads back with
-    ``read_audit_logs`` as the ``kql_usage`` format and gives the same rows."""
+    ``read_audit_logs`` as the ``kql_usage`` format and gives the same rows.
+    ``value_properties``: as for ``read_audit_logs`` (default: the properties whose values
+    the default catalog's audit rules test)."""
     if not _TABLE.fullmatch(table):
         raise InvalidValueError(f"table={table!r}: expected a KQL table name")
     if since is None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
@@ -116,7 +133,9 @@ def usage_query(
     ]
     if until is not None:
         lines.append(f"| where ActivityDateTime < {_kql_datetime(until, 'until')}")
-    return "\n".join(lines) + "\n" + _BODY.replace("{columns}", ", ".join(USAGE_COLUMNS))
+    values = orjson.dumps(sorted(_value_names(value_properties))).decode()
+    body = _BODY.replace("{columns}", ", ".join(USAGE_COLUMNS)).replace("{values}", values)
+    return "\n".join(lines) + "\n" + body
 
 
 def run_usage_query(
@@ -127,6 +146,7 @@ def run_usage_query(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     table: str = "AuditLogs",
+    value_properties: Iterable[str] | None = None,
 ) -> AuditLog:
     """Run ``usage_query`` in a Log Analytics workspace and read its rows (needs the optional
     ``azure-monitor-query`` package; ``credential`` is an azure-identity credential)."""
@@ -137,7 +157,8 @@ def run_usage_query(
             "run_usage_query needs the optional package azure-monitor-query "
             "(pip install azure-monitor-query)"
         ) from exc
-    query = usage_query(days, since=since, until=until, table=table)
+    query = usage_query(days, since=since, until=until, table=table,
+                        value_properties=value_properties)
     end = datetime.now(UTC)
     start = (
         us_to_datetime(to_epoch_us(since) or 0) if since is not None else end - timedelta(days=days)

@@ -18,6 +18,7 @@ import logging
 import math
 import re
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +40,7 @@ from .recommendation import (
     RoleProposal,
     ScopeChoice,
 )
-from .scope import PrincipalScopes, ScopeResolver, directory_scope_id, sort_scopes
+from .scope import PrincipalScopes, ScopeResolver, directory_scope_id, pair_mask, sort_scopes
 from .split import GroupKey, partition, split_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -588,10 +589,12 @@ def _resolve_scopes(st: _State) -> None:
     t = st.usage.targets
     rare = [(p, a) for p, acts in st.rare.items() for a in acts]
     if rare and len(t):
-        keys = pd.DataFrame(rare, columns=["principal_id", "action"], dtype=object)
-        hits = t[["principal_id", "action", "target_id"]].astype(object).merge(keys)
-        for (p, a), g in hits.groupby(["principal_id", "action"]):
-            st.targets[(str(p), str(a))] = frozenset(str(x) for x in g["target_id"] if x)
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for p, a in rare:
+            wanted[p].add(a)
+        hits = t.loc[pair_mask(t, wanted), ["principal_id", "action", "target_id"]].astype(object)
+        for (pid, act), g in hits.groupby(["principal_id", "action"]):
+            st.targets[(str(pid), str(act))] = frozenset(str(x) for x in g["target_id"] if x)
 
 
 def _follow_map(st: _State, needs: Mapping[str, _Need]) -> dict[str, tuple[str, ...]]:

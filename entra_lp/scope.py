@@ -406,16 +406,31 @@ def _events_outside(scopes: PrincipalScopes, action: str) -> str:
 
 
 def _wanted_rows(targets: pd.DataFrame, wanted: Mapping[str, list[str]]) -> pd.DataFrame:
-    """The target rows of the wanted (principal, action) pairs, typed and indexed 0..n-1."""
-    pairs = pd.DataFrame([(p, a) for p, acts in wanted.items() for a in acts],
-                         columns=["principal_id", "action"], dtype=object)
+    """The target rows of the wanted (principal, action) pairs (table order), indexed 0..n-1."""
     cols = ["principal_id", "action", "target_type", "target_id", "count"]
-    if targets.empty or pairs.empty:
+    if targets.empty or not any(wanted.values()):
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    t = targets[cols].astype({"principal_id": object, "action": object,
-                              "target_type": object, "target_id": object})
-    t = t.merge(pairs, on=["principal_id", "action"], how="inner")
-    return t.reset_index(drop=True)
+    return targets.loc[pair_mask(targets, wanted), cols].reset_index(drop=True)
+
+
+def pair_mask(frame: pd.DataFrame, wanted: Mapping[str, Iterable[str]]) -> np.ndarray:
+    """Rows of ``frame`` whose (principal_id, action) is among ``wanted`` (principal →
+    actions), found on codes: no Python string is made per row of a table of millions."""
+    p_code, p_uni = pd.factorize(frame["principal_id"])
+    a_code, a_uni = pd.factorize(frame["action"])
+    p_index = {str(p): i for i, p in enumerate(p_uni)}
+    a_index = {str(a): i for i, a in enumerate(a_uni)}
+    hit = np.zeros(max(len(p_uni) * len(a_uni), 1), dtype=bool)
+    for pid, actions in wanted.items():
+        pi = p_index.get(str(pid))
+        if pi is None:
+            continue
+        for action in actions:
+            ai = a_index.get(str(action))
+            if ai is not None:
+                hit[pi * len(a_uni) + ai] = True
+    mask: np.ndarray = hit[np.asarray(p_code, dtype=np.int64) * len(a_uni) + a_code]
+    return mask
 
 
 class _Rows:

@@ -1,12 +1,19 @@
 """Stage 2: usage rows to a principals x resource-actions matrix, with evidence.
 
 Each DISTINCT activity signature (service, category, activity, modified properties, target
-type; plus the initiator name when a rule tests it, and whether the initiator acted on
-itself) is mapped once with ``catalog.map_activity``; the mapping is joined back to the rows
-with pandas, never per row. Successful admin operations give ``counts``/``evidence``/
-``targets``; failed ones give ``failed``; activities no rule knows are in ``unmapped`` and
-those that need no admin right in ``no_admin_right``. System initiators (``MS-PIM``...) are
-left out of the matrix (their records are counted in the ingest report).
+type, the values of the properties audit rules test; plus the initiator name when a rule
+tests it, and whether the initiator acted on itself) is mapped once with
+``catalog.map_activity``; the mapping is joined back to the rows on integer codes (stage 1's
+:class:`~entra_lp.ingest.UsageTable`), never per row. Successful admin operations give
+``counts``/``evidence``/``targets``; failed ones give ``failed``; activities no rule knows
+are in ``unmapped`` and those that need no admin right in ``no_admin_right``. System
+initiators (``MS-PIM``...) are left out of the matrix (their records are counted in the
+ingest report).
+
+The object an action acts on (``targets``, ``n_targets``) is the record's first target,
+except for actions on groups, which act on the group named by ``Group.ObjectID`` when the
+record has one (a membership change targets the member first): an app role assigned to a
+group acts on the service principal, not on the group.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from entra_lp._memory import release_memory
 from entra_lp.errors import UnknownNameError
+from entra_lp.ingest._table import UsageTable, combine
 
 if TYPE_CHECKING:
     from entra_lp.ingest import AuditLog
@@ -35,16 +44,16 @@ MATRIX_KINDS: tuple[str, ...] = (
 """Principal kinds that enter the matrix (``system`` initiators do not)."""
 _CONFIDENCE_RANK = {"exact": 0, "likely": 1, "ambiguous": 2}
 _CONFIDENCES = ("exact", "likely", "ambiguous")
-_SIG_COLUMNS = [
+_SIG_COLUMNS = (
     "service",
     "category",
     "activity",
     "modified_properties",
     "target_type",
-    "initiator",
-    "self_flag",
-]
+    "property_values",
+)
 _EXAMPLES = 3
+_NO_SELF, _NOT_SELF, _SELF = 0, 1, 2  # no target / another object / the initiator itself
 
 
 class UsageMatrix:
@@ -189,47 +198,45 @@ def _initiator_names(catalog: Any) -> frozenset[str]:
     return frozenset(names)
 
 
-def _codes(values: Any, sort: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of a column and its distinct values (sorted: codes follow value order)."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=sort)
-    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes of an int64 key (in key order) and the index of each code's first row."""
+    uniques, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    del uniques
+    return inverse.reshape(-1).astype(np.int64), first
 
 
-def _combine(parts: list[np.ndarray]) -> np.ndarray:
-    """One int64 per row from several code arrays (mixed radix keeps their joint order)."""
-    key = np.zeros(len(parts[0]) if parts else 0, dtype=np.int64)
-    for codes in parts:
-        radix = int(codes.max(initial=-1)) + 1
-        if int(key.max(initial=0)) + 1 > (1 << 62) // max(radix, 1):
-            key = _codes(key)[0]  # renumber densely (order kept) before it could overflow
-        key = key * radix + codes
-    return key
-
-
-def _signatures(rows: pd.DataFrame, catalog: Any) -> tuple[np.ndarray, pd.DataFrame]:
-    """Code of each row's signature, and one mapped line per distinct signature. Strings are
-    only touched once per distinct value: rows become integer codes first."""
-    names = _initiator_names(catalog)
-    name_codes, name_values = _codes(rows["principal_name"])
-    tests = np.array([str(v).casefold() in names for v in name_values], dtype=bool)
-    empty = np.array([], dtype=object)
-    initiator: np.ndarray = (
-        np.where(tests[name_codes], name_values[name_codes], "") if len(rows) else empty
-    )
-    pid_codes, pid_values = _codes(rows["principal_id"])
-    tid_codes, tid_values = _codes(rows["target_id"])
-    _, folded = np.unique(  # one code space for the case-folded ids of both columns
+def _self_flags(table: UsageTable, rows: np.ndarray) -> np.ndarray:
+    """Per row: no target, another object, or the initiator itself (ids compared
+    case-insensitively)."""
+    pid_values, tid_values = table.values["principal_id"], table.values["target_id"]
+    _, folded = np.unique(
         np.array([str(v).casefold() for v in (*pid_values, *tid_values)], dtype=object),
         return_inverse=True,
     )
-    same = folded[: len(pid_values)][pid_codes] == folded[len(pid_values):][tid_codes]
-    self_flag: np.ndarray = (
-        np.where(tid_values[tid_codes] == "", "", np.where(same, "1", "0")) if len(rows) else empty
-    )
-    sig = rows[_SIG_COLUMNS[:5]].assign(initiator=initiator, self_flag=self_flag)
-    codes = _codes(_combine([_codes(sig[c])[0] for c in _SIG_COLUMNS]))[0]
-    _, first = np.unique(codes, return_index=True)
-    distinct = sig.iloc[first].reset_index(drop=True)
+    folded = folded.reshape(-1)
+    pid, tid = table.codes["principal_id"][rows], table.codes["target_id"][rows]
+    same = folded[: len(pid_values)][pid] == folded[len(pid_values):][tid]
+    empty = np.array([v == "" for v in tid_values], dtype=bool)
+    return np.where(empty[tid], _NO_SELF, np.where(same, _SELF, _NOT_SELF)).astype(np.int8)
+
+
+def _signatures(table: UsageTable, rows: np.ndarray, catalog: Any
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Code of each row's signature, and one mapped line per distinct signature. Strings are
+    only touched once per distinct value: the rows are integer codes already."""
+    names = _initiator_names(catalog)
+    name_values = table.values["principal_name"]
+    tested = np.array([str(v).casefold() in names for v in name_values], dtype=bool)
+    name_codes = table.codes["principal_name"][rows].astype(np.int64)
+    initiator = np.where(tested[name_codes], name_codes, -1) + 1 if len(rows) else name_codes
+    self_flag = _self_flags(table, rows)
+    parts = [table.codes[c][rows] for c in _SIG_COLUMNS]
+    codes, first = _dense(combine([*parts, initiator, self_flag]))
+    at = rows[first]
+    distinct = pd.DataFrame({c: table.values[c][table.codes[c][at]] for c in _SIG_COLUMNS})
+    inits = initiator[first]
+    distinct["initiator"] = np.where(inits > 0, name_values[np.maximum(inits - 1, 0)], "")
+    distinct["self_flag"] = self_flag[first]
     mapped = [
         catalog.map_activity(
             s.service,
@@ -238,7 +245,8 @@ def _signatures(rows: pd.DataFrame, catalog: Any) -> tuple[np.ndarray, pd.DataFr
             s.modified_properties,
             s.target_type or None,
             initiated_by=s.initiator or None,
-            self_initiated=None if s.self_flag == "" else s.self_flag == "1",
+            self_initiated=None if s.self_flag == _NO_SELF else s.self_flag == _SELF,
+            **({"property_values": s.property_values} if s.property_values else {}),
         )
         for s in distinct.itertuples(index=False)
     ]
@@ -249,55 +257,98 @@ def _signatures(rows: pd.DataFrame, catalog: Any) -> tuple[np.ndarray, pd.DataFr
     return codes, distinct
 
 
-_LONG = ["principal_id", "result", "count", "first_seen", "last_seen", "example_id"]
+def _acts_on_group(catalog: Any, action: str) -> bool:
+    """Whether ``action`` acts on groups (its object is the ``Group.ObjectID`` group)."""
+    try:
+        return str(catalog.action(action).resource) == "groups"
+    except Exception:
+        return action.split("/")[1:2] == ["groups"] or action.split("/")[1:2] == [
+            "groups.security"] or action.split("/")[1:2] == ["groups.unified"]
 
 
-def _explode(rows: pd.DataFrame, codes: np.ndarray, sigs: pd.DataFrame) -> pd.DataFrame:
-    """One line per (usage row, action) of admin signatures, with the acted-on object; built
-    with numpy repeats over the signatures' action lists (no per-row Python)."""
-    admin = (sigs["kind"] == "admin").to_numpy()
-    per_sig = [a if ok else () for a, ok in zip(sigs["actions"], admin, strict=True)]
-    n_actions = np.array([len(a) for a in per_sig], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(n_actions)])
-    flat = np.array([a for t in per_sig for a in t], dtype=object)
-    per_row = n_actions[codes] if len(codes) else np.zeros(0, dtype=np.int64)
-    row = np.repeat(np.arange(len(rows)), per_row)
-    step = np.arange(len(row)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    sig = codes[row] if len(row) else np.zeros(0, dtype=np.int64)
-    long = rows[_LONG].iloc[row].reset_index(drop=True)
-    long["action"] = flat[offsets[sig] + step] if len(row) else np.array([], dtype=object)
-    long["_sig"] = sig
-    group = rows["related_group_id"].to_numpy(dtype=object)[row]
-    by_group = group != ""
-    long["object_type"] = np.where(by_group, "Group",
-                                   rows["target_type"].to_numpy(dtype=object)[row])
-    long["object_id"] = np.where(by_group, group, rows["target_id"].to_numpy(dtype=object)[row])
-    long["confidence"] = sigs["confidence"].to_numpy(dtype=object)[sig]
-    return long
+class _Long:
+    """One line per (usage row, action) of admin signatures, as integer arrays: the row,
+    the signature, the action (index into ``actions``) and the object acted on (codes into
+    ``object_types`` / ``object_ids``)."""
+
+    def __init__(self, table: UsageTable, rows: np.ndarray, codes: np.ndarray,
+                 sigs: pd.DataFrame, catalog: Any) -> None:
+        admin = (sigs["kind"] == "admin").to_numpy()
+        per_sig = [a if ok else () for a, ok in zip(sigs["actions"], admin, strict=True)]
+        self.actions = np.array(sorted({a for t in per_sig for a in t}), dtype=object)
+        index = {a: i for i, a in enumerate(self.actions)}
+        flat = np.array([index[a] for t in per_sig for a in t], dtype=np.int64)
+        n_actions = np.array([len(a) for a in per_sig], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(n_actions)])
+        per_row = n_actions[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+        line_row = np.repeat(np.arange(len(rows)), per_row)
+        step = np.arange(len(line_row)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+        self.sig = codes[line_row] if len(line_row) else np.zeros(0, dtype=np.int64)
+        self.action = flat[offsets[self.sig] + step] if len(line_row) else self.sig
+        self.row = rows[line_row]
+        self._objects(table, catalog)
+
+    def _objects(self, table: UsageTable, catalog: Any) -> None:
+        grouped = np.array([_acts_on_group(catalog, a) for a in self.actions], dtype=bool)
+        ttypes, tids, gids = (table.values[c] for c in
+                              ("target_type", "target_id", "related_group_id"))
+        self.object_types, type_code = np.unique(
+            np.array([*ttypes, "Group"], dtype=object), return_inverse=True)
+        self.object_ids, id_code = np.unique(
+            np.array([*tids, *gids], dtype=object), return_inverse=True)
+        type_code, id_code = type_code.reshape(-1), id_code.reshape(-1)
+        gid = table.codes["related_group_id"][self.row].astype(np.int64)
+        has_group = np.array([v != "" for v in gids], dtype=bool)[gid]
+        by_group = has_group & grouped[self.action] if len(self.row) else has_group
+        ttype = type_code[table.codes["target_type"][self.row]]
+        tid = id_code[table.codes["target_id"][self.row]]
+        self.otype = np.where(by_group, type_code[-1], ttype)
+        self.oid = np.where(by_group, id_code[len(tids) + gid], tid)
+        self.has_object = np.array([v != "" for v in self.object_ids], dtype=bool)[self.oid]
+
+    def take(self, mask: np.ndarray) -> _Long:
+        """The lines where ``mask`` holds."""
+        out = object.__new__(_Long)
+        out.__dict__.update(self.__dict__)
+        for name in ("sig", "action", "row", "otype", "oid", "has_object"):
+            setattr(out, name, getattr(self, name)[mask])
+        return out
 
 
-def _group_keys(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per line the code of its (principal, action) group (in sorted order), and per group
-    the index of its first line."""
-    p_codes, _ = _codes(long["principal_id"])
-    a_codes, _ = _codes(long["action"])
-    groups = _codes(_combine([p_codes, a_codes]))[0]
-    _, first = np.unique(groups, return_index=True)
-    return groups, first
+def _reduce(key: np.ndarray, table: UsageTable, rows: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Dense group codes of ``key`` (key order), each group's first line, and per group the
+    count (sum), first_seen (min) and last_seen (max) of the lines' rows."""
+    groups, first = _dense(key)
+    n = len(first)
+    count = np.bincount(groups, weights=table.count[rows], minlength=n).astype(np.int64)
+    lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(lo, groups, table.first_us[rows])
+    np.maximum.at(hi, groups, table.last_us[rows])
+    frame = pd.DataFrame({"count": count, "first_seen": _utc(lo), "last_seen": _utc(hi)})
+    return groups, first, frame
 
 
-def _examples(long: pd.DataFrame, groups: np.ndarray, n_groups: int) -> list[tuple[str, ...]]:
+def _utc(values: np.ndarray) -> pd.DatetimeIndex:
+    from entra_lp.ingest._aggregate import utc_us
+
+    return utc_us(values)
+
+
+def _examples(table: UsageTable, rows: np.ndarray, groups: np.ndarray, n_groups: int
+              ) -> list[tuple[str, ...]]:
     """Per group the first ids by (first_seen, example_id), at most _EXAMPLES of them."""
-    times = long["first_seen"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    times = table.first_us[rows]
     order = np.lexsort((times, groups))
     rank = np.arange(len(order)) - np.searchsorted(groups[order], groups[order])
     cutoff = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
     last = order[rank == _EXAMPLES - 1]
     cutoff[groups[last]] = times[last]
     # every line up to the n-th earliest time (ties included) may be among the first n ids
-    keep = times <= cutoff[groups]
+    keep = np.flatnonzero(times <= cutoff[groups])
     small = pd.DataFrame({"g": groups[keep], "t": times[keep],
-                          "e": long["example_id"].to_numpy(dtype=object)[keep]})
+                          "e": table.example_id.strings(rows[keep])})
     small = small.sort_values(["g", "t", "e"], kind="stable")
     return [
         tuple(dict.fromkeys(ids))[:_EXAMPLES]
@@ -305,55 +356,36 @@ def _examples(long: pd.DataFrame, groups: np.ndarray, n_groups: int) -> list[tup
     ]
 
 
-def _evidence(long: pd.DataFrame, sigs: pd.DataFrame) -> pd.DataFrame:
-    columns = [
-        "principal_id",
-        "action",
-        "count",
-        "n_targets",
-        "first_seen",
-        "last_seen",
-        "example_ids",
-        "rule_ids",
-        "confidence",
-    ]
-    if long.empty:
-        return _empty(columns)
-    long = long.reset_index(drop=True)
-    groups, first = _group_keys(long)
+_EVIDENCE = ["principal_id", "action", "count", "n_targets", "first_seen", "last_seen",
+             "example_ids", "rule_ids", "confidence"]
+
+
+def _evidence(table: UsageTable, long: _Long, sigs: pd.DataFrame) -> pd.DataFrame:
+    if not len(long.row):
+        return _empty(_EVIDENCE)
+    pid = table.codes["principal_id"][long.row]
+    groups, first, agg = _reduce(combine([pid, long.action]), table, long.row)
     n = len(first)
-    agg = _sum_min_max(long, groups)
-    has_object = (long["object_id"] != "").to_numpy()
-    o_codes = _codes(_combine([_codes(long["object_type"])[0], _codes(long["object_id"])[0]]))[0]
-    n_obj = int(o_codes.max(initial=-1)) + 1
-    pairs = np.unique(groups[has_object] * n_obj + o_codes[has_object])
-    n_targets = np.bincount(pairs // max(n_obj, 1), minlength=n).astype(np.int64)
-    rules, ranks = _rules(groups, long["_sig"].to_numpy(), sigs, n)
+    n_obj = max(len(long.object_ids), 1)
+    obj = long.otype.astype(np.int64) * n_obj + long.oid
+    pairs = np.unique(groups[long.has_object] * (len(long.object_types) * n_obj)
+                      + obj[long.has_object])
+    n_targets = np.bincount(pairs // (len(long.object_types) * n_obj), minlength=n)
+    rules, ranks = _rules(groups, long.sig, sigs, n)
     out = pd.DataFrame(
         {
-            "principal_id": long["principal_id"].iloc[first].reset_index(drop=True),
-            "action": pd.array(long["action"].to_numpy(dtype=object)[first], dtype="str"),
+            "principal_id": pd.array(table.values["principal_id"][pid[first]], dtype="str"),
+            "action": pd.array(long.actions[long.action[first]], dtype="str"),
             "count": agg["count"],
-            "n_targets": n_targets,
+            "n_targets": n_targets.astype(np.int64),
             "first_seen": agg["first_seen"],
             "last_seen": agg["last_seen"],
-            "example_ids": _examples(long, groups, n),
+            "example_ids": _examples(table, long.row, groups, n),
             "rule_ids": [tuple(sorted(r)) for r in rules],
             "confidence": [_CONFIDENCES[r] for r in ranks],
         }
     )
-    return out[columns]
-
-
-def _sum_min_max(long: pd.DataFrame, key: np.ndarray) -> pd.DataFrame:
-    """count (sum), first_seen (min), last_seen (max) per key code, in key order."""
-    frame = pd.DataFrame({"k": key, "count": long["count"].to_numpy(dtype=np.int64),
-                          "first_seen": long["first_seen"], "last_seen": long["last_seen"]})
-    agg = frame.groupby("k", sort=True).agg(
-        count=("count", "sum"), first_seen=("first_seen", "min"), last_seen=("last_seen", "max")
-    )
-    agg["count"] = agg["count"].astype(np.int64)
-    return agg.reset_index(drop=True)
+    return out[_EVIDENCE]
 
 
 def _rules(groups: np.ndarray, sig: np.ndarray, sigs: pd.DataFrame, n: int
@@ -370,60 +402,89 @@ def _rules(groups: np.ndarray, sig: np.ndarray, sigs: pd.DataFrame, n: int
     return rules, ranks
 
 
-def _targets(long: pd.DataFrame) -> pd.DataFrame:
-    columns = [
-        "principal_id",
-        "action",
-        "target_type",
-        "target_id",
-        "count",
-        "first_seen",
-        "last_seen",
-    ]
-    if long.empty:
-        return _empty(columns)
-    long = long.reset_index(drop=True)
-    key = _codes(_combine([_codes(long[c])[0] for c in
-                           ("principal_id", "action", "object_type", "object_id")]))[0]
-    _, first = np.unique(key, return_index=True)
-    agg = _sum_min_max(long, key)
+_TARGETS = ["principal_id", "action", "target_type", "target_id", "count", "first_seen",
+            "last_seen"]
+
+
+def _targets(table: UsageTable, long: _Long) -> pd.DataFrame:
+    if not len(long.row):
+        return _empty(_TARGETS)
+    pid = table.codes["principal_id"][long.row]
+    _, first, agg = _reduce(combine([pid, long.action, long.otype, long.oid]), table, long.row)
+    # Millions of rows but few distinct strings: categorical columns (codes into sorted
+    # values) hold them in a fraction of the memory of one string per cell.
     out = pd.DataFrame(
         {
-            "principal_id": long["principal_id"].iloc[first].reset_index(drop=True),
-            "action": pd.array(long["action"].to_numpy(dtype=object)[first], dtype="str"),
-            "target_type": pd.Series(long["object_type"].to_numpy(dtype=object)[first]),
-            "target_id": pd.Series(long["object_id"].to_numpy(dtype=object)[first]),
+            "principal_id": _categorical(pid[first], table.values["principal_id"]),
+            "action": _categorical(long.action[first], long.actions),
+            "target_type": _categorical(long.otype[first], long.object_types),
+            "target_id": _categorical(long.oid[first], long.object_ids),
             "count": agg["count"],
             "first_seen": agg["first_seen"],
             "last_seen": agg["last_seen"],
         }
     )
-    return out[columns]
+    return out[_TARGETS]
 
 
-def _activity_table(rows: pd.DataFrame, mask: np.ndarray, kinds: pd.Series | None) -> pd.DataFrame:
+def _categorical(codes: np.ndarray, values: np.ndarray) -> pd.Categorical:
+    """``values[codes]`` as a categorical over the values used, in sorted order."""
+    used, dense = np.unique(codes, return_inverse=True)
+    ordered = np.asarray(values, dtype=object)[used]
+    order = np.argsort(ordered.astype(str), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return pd.Categorical.from_codes(rank[dense.reshape(-1)],
+                                     categories=pd.Index(ordered[order], dtype="str"))
+
+
+def _activity_table(table: UsageTable, rows: np.ndarray, kinds: np.ndarray | None
+                    ) -> pd.DataFrame:
+    """Activity-level counts of ``rows``: count, failures, distinct principals and the
+    example of the earliest row (ties: smallest id); per kind too when ``kinds`` is given."""
     keys = ["service", "category", "activity"] + (["kind"] if kinds is not None else [])
     columns = [*keys, "count", "failures", "principals", "example_id"]
-    part = rows[mask]
-    if kinds is not None:
-        part = part.assign(kind=kinds[mask])
-    if part.empty:
+    if not len(rows):
         return _empty(columns)
-    part = part.assign(failures=np.where(part["result"] != "success", part["count"], 0))
-    out = (
-        part.sort_values(["first_seen", "example_id"])
-        .groupby(keys, sort=True)
-        .agg(
-            count=("count", "sum"),
-            failures=("failures", "sum"),
-            principals=("principal_id", "nunique"),
-            example_id=("example_id", "first"),
-        )
-    )
-    out = out.reset_index()
-    for column in ("count", "failures", "principals"):
-        out[column] = out[column].astype(np.int64)
+    kind_codes, kind_values = (np.unique(kinds, return_inverse=True) if kinds is not None
+                               else (np.array([], dtype=object), np.zeros(0, np.int64)))
+    parts = [table.codes[c][rows] for c in keys[:3]]
+    if kinds is not None:
+        parts.append(kind_values.reshape(-1))
+    groups, first, agg = _reduce(combine(parts), table, rows)
+    n = len(first)
+    failed = table.codes["result"][rows] != table.code_of("result", "success")
+    failures = np.bincount(groups, weights=np.where(failed, table.count[rows], 0),
+                           minlength=n).astype(np.int64)
+    pid = table.codes["principal_id"][rows].astype(np.int64)
+    principals = np.bincount(np.unique(groups * (int(pid.max()) + 1) + pid)
+                             // (int(pid.max()) + 1), minlength=n).astype(np.int64)
+    out = pd.DataFrame({c: table.values[c][table.codes[c][rows[first]]] for c in keys[:3]})
+    if kinds is not None:
+        out["kind"] = kind_codes[kind_values.reshape(-1)[first]]
+    out["count"] = agg["count"]
+    out["failures"] = failures
+    out["principals"] = principals
+    out["example_id"] = _earliest(table, rows, groups, n)
     return out[columns]
+
+
+def _earliest(table: UsageTable, rows: np.ndarray, groups: np.ndarray, n: int) -> list[str]:
+    """Per group the example id of its row with the smallest (first_seen, example_id)."""
+    times = table.first_us[rows]
+    order = np.lexsort((times, groups))
+    starts = np.searchsorted(groups[order], np.arange(n))
+    best = order[starts]
+    ids = table.example_id.strings(rows[best])
+    tied = np.flatnonzero((starts + 1 < len(order))
+                          & (groups[order[np.minimum(starts + 1, len(order) - 1)]]
+                             == np.arange(n))
+                          & (times[order[np.minimum(starts + 1, len(order) - 1)]]
+                             == times[best]))
+    for g in tied.tolist():
+        members = np.flatnonzero((groups == g) & (times == times[best[g]]))
+        ids[g] = min(table.example_id.strings(rows[members]))
+    return ids
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -443,42 +504,52 @@ def _matrix_principals(log: AuditLog) -> pd.DataFrame:
 
 
 def build_usage_matrix(log: AuditLog, catalog: Any = None) -> UsageMatrix:
-    """Map ``log.rows`` through ``catalog`` (default: ``load_catalog()``); see the module."""
+    """Map ``log``'s usage rows through ``catalog`` (default: ``load_catalog()``); see the
+    module."""
     if catalog is None:
         from permission_catalog import load_catalog
 
         catalog = load_catalog()
+    table = log.table
     principals = _matrix_principals(log)
-    rows = log.rows[log.rows["principal_id"].isin(set(principals["principal_id"]))]
-    rows = rows.reset_index(drop=True)
-    codes, sigs = _signatures(rows, catalog)
-    long = _explode(rows, codes, sigs)
-    ok = long["result"] == "success"
-    evidence, failed = _evidence(long[ok], sigs), _evidence(long[~ok], sigs)
+    wanted = np.isin(table.values["principal_id"], principals["principal_id"].to_numpy(object))
+    rows = np.flatnonzero(wanted[table.codes["principal_id"]]) if len(table) else np.zeros(
+        0, dtype=np.int64)
+    codes, sigs = _signatures(table, rows, catalog)
+    long = _Long(table, rows, codes, sigs, catalog)
+    ok = table.codes["result"][long.row] == table.code_of("result", "success")
+    good = long.take(ok)
+    evidence, failed = _evidence(table, good, sigs), _evidence(table, long.take(~ok), sigs)
     actions = tuple(sorted(set(evidence["action"])))
     counts = _counts(evidence, principals, actions)
-    kinds = sigs["kind"].to_numpy()[codes] if len(rows) else np.array([], dtype=object)
+    kinds = sigs["kind"].to_numpy(dtype=object)[codes] if len(rows) else np.array([], object)
     window = (
-        (log.rows["first_seen"].min(), log.rows["last_seen"].max())
-        if len(log.rows)
+        (_timestamp(int(table.first_us.min())), _timestamp(int(table.last_us.max())))
+        if len(table)
         else (None, None)
     )
-    return UsageMatrix(
+    other = (kinds != "unmapped") & (kinds != "admin")
+    matrix = UsageMatrix(
         principals=principals,
         actions=actions,
         counts=counts,
         evidence=evidence,
-        targets=_targets(long[ok]),
+        targets=_targets(table, good),
         failed=failed,
-        unmapped=_activity_table(rows, kinds == "unmapped", None),
-        no_admin_right=_activity_table(
-            rows, (kinds != "unmapped") & (kinds != "admin"), pd.Series(kinds)
-        ),
+        unmapped=_activity_table(table, rows[kinds == "unmapped"], None),
+        no_admin_right=_activity_table(table, rows[other], kinds[other]),
         window=window,
         buckets=log.buckets,
         risk_weights=np.array([catalog.risk_weight(a) for a in actions], dtype=float),
         unobservable=frozenset(getattr(catalog, "unobservable_actions", frozenset())),
     )
+    del long, good
+    release_memory()  # the per-line arrays are gone: keep them out of the next stage's peak
+    return matrix
+
+
+def _timestamp(us: int) -> pd.Timestamp:
+    return pd.Timestamp(np.datetime64(us, "us")).tz_localize("UTC")
 
 
 def _counts(

@@ -18,7 +18,6 @@ from ._records import (
     FORMATS,
     KEY_COLUMNS,
     KQL_USAGE,
-    USAGE_COLUMNS,
     BadRecord,
     Canon,
     UsageRow,
@@ -26,6 +25,7 @@ from ._records import (
     detect_record,
 )
 from ._sources import BadItem, Item
+from ._table import UsageTable
 from .report import MAX_SAMPLES, FileReport, IngestReport, RejectedSample
 
 BUCKET_US = 15 * 60 * 1_000_000
@@ -37,9 +37,15 @@ _RESULT = KEY_COLUMNS.index("result")
 class Aggregator:
     """Accumulates usage rows, success buckets and report counts over any number of sources."""
 
-    def __init__(self, since_us: int | None = None, until_us: int | None = None) -> None:
+    def __init__(
+        self,
+        since_us: int | None = None,
+        until_us: int | None = None,
+        values: frozenset[str] = frozenset(),
+    ) -> None:
         self.since_us = since_us
         self.until_us = until_us
+        self.values = values  # lower-case names of the properties whose values are kept
         # key -> [count, first_us, last_us, example_id, name, name_us, name_id]
         self.rows: dict[tuple[str, ...], list[Any]] = {}
         self.buckets: Counter[tuple[str, int]] = Counter()
@@ -80,7 +86,7 @@ class Aggregator:
             if fmt == KQL_USAGE:
                 self._add_row(canon_usage_row(item), where)
             else:
-                self._add(CANONICALIZERS[fmt](item), where)
+                self._add(CANONICALIZERS[fmt](item, values=self.values), where)
             formats[fmt] += 1
         except BadRecord as bad:
             file_report.records_rejected += 1
@@ -170,10 +176,10 @@ class Aggregator:
             report.last_seen = us_to_datetime(max(s[2] for s in self.rows.values()))
         return report
 
-    def rows_frame(self) -> pd.DataFrame:
-        """Usage rows (contract schema), sorted by every column."""
-        return rows_to_frame(
-            (*k[:1], s[4], *k[1:], s[0], s[1], s[2], s[3]) for k, s in self.rows.items()
+    def table(self) -> UsageTable:
+        """Usage rows (contract content) as a :class:`UsageTable`."""
+        return UsageTable.from_tuples(
+            [(*k[:1], s[4], *k[1:], s[0], s[1], s[2], s[3]) for k, s in self.rows.items()]
         )
 
     def buckets_frame(self) -> pd.DataFrame:
@@ -204,30 +210,6 @@ def utc_us(values: Iterable[int]) -> pd.DatetimeIndex:
     """epoch microseconds -> tz-aware UTC datetimes with microsecond resolution."""
     arr = np.fromiter(values, dtype=np.int64).astype("datetime64[us]")
     return pd.DatetimeIndex(arr).tz_localize("UTC")
-
-
-def rows_to_frame(rows: Iterable[tuple[Any, ...]]) -> pd.DataFrame:
-    """Usage rows given as tuples in the USAGE_COLUMNS order (times as epoch microseconds)."""
-    ordered = sorted(rows, key=_sort_key)  # keys are unique: the order is total
-    columns = list(zip(*ordered, strict=True)) if ordered else [()] * len(USAGE_COLUMNS)
-    data: dict[str, Any] = {}
-    for name, values in zip(USAGE_COLUMNS, columns, strict=True):
-        if name == "count":
-            data[name] = np.asarray(values, dtype=np.int64)
-        elif name in ("first_seen", "last_seen"):
-            data[name] = utc_us(values)
-        else:
-            data[name] = pd.array(list(values), dtype="str")
-    return pd.DataFrame(data, columns=list(USAGE_COLUMNS))
-
-
-_SORT_FIELDS = (0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 2)
-
-
-def _sort_key(row: tuple[Any, ...]) -> str:
-    # principal, then the activity signature, then target: the order a reader scans in. One
-    # NUL-joined string compares like the tuple of its fields (NUL sorts first) but in C.
-    return "\x00".join([row[i] for i in _SORT_FIELDS])
 
 
 def buckets_to_frame(principals: list[str], starts: list[int], counts: list[int]) -> pd.DataFrame:

@@ -1,31 +1,36 @@
-"""The DuckDB engine: JSON-lines audit logs aggregated in SQL, exact through the Python path.
+"""The DuckDB engine: JSON-lines audit logs projected in SQL, grouped on integer codes, exact
+through the Python path.
 
-How a run goes (``run``):
+How a run goes (``run``), for one or more consecutive time windows at once:
 
-1. One parallel scan of every JSON-lines file (``_duck_sql.projection``) groups the kept
-   records by the usage-row key into a temp table, with per group the count, the earliest
-   ``(time, id)``, the latest time, the latest named ``(time, id, name)`` and the list of
-   ``(time, id hash, file)`` of its records (buckets and duplicate detection come from it).
+1. One parallel scan of every JSON-lines file (``_duck_sql.projection``) turns each record
+   into its canonical fields and streams them out as Arrow batches. Each string column is
+   dictionary-encoded batch by batch (Arrow, in C++), so Python holds one int32 code per
+   record and column plus each distinct value once, and the record ids in one Arrow buffer.
    Records the SQL cannot vouch for (``state = 1``) are only counted; so are records outside
-   ``since``/``until`` (``state = 2``). DuckDB runs under a memory limit and spills to a temp
-   folder, so memory does not grow with the file.
+   ``since``/``until`` (``state = 2``). DuckDB never holds more than a few batches.
 2. Key values the SQL kept verbatim (service, category, activity, ...) are checked once per
-   distinct value rather than per record; a suspect one (whitespace at an edge, a rendering
-   of a non-string) raises :class:`Fallback`.
-3. Files with bad records get a second, ordered scan that numbers the records (``row_number``
-   keeps the file order), a cheap pass over the file maps those numbers to lines, and the
-   lines go through the reference Python path: every bad record is rejected with its file,
-   line, field and reason exactly as the Python engine would, and good ones are kept.
-4. Duplicate ids: the id hashes of all kept records are grouped. Copies that are the same
-   record (same key, same time) are counted once, as the Python engine does, and located for
-   the report. Anything else (a reused id with other content, an id shared with a record the
-   Python path read) raises :class:`Fallback`, as does a file whose line count DuckDB and
-   Python disagree on; the caller then reruns the whole input on the Python engine and says
-   so in ``report.notes`` (exact, but at Python speed).
+   distinct value; a suspect one (whitespace at an edge, a rendering of a non-string) raises
+   :class:`Fallback`.
+3. Duplicate ids, per window: the id hashes of the kept records are sorted. Copies that are
+   the same record (same key, time and name) are counted once, as the Python engine does;
+   anything else (a reused id with other content, an id shared with a record the Python path
+   read) raises :class:`Fallback`.
+4. Files with bad records (or with copies) get a second, ordered scan that numbers the
+   records (``row_number`` keeps the file order); a cheap pass over the file maps those
+   numbers to lines, and bad lines go through the reference Python path of every window: each
+   bad record is rejected with its file, line, field and reason exactly as the Python engine
+   would, good ones are kept. A file whose line count DuckDB and Python disagree on raises
+   :class:`Fallback`; the caller then reruns the whole input on the Python engine and says so
+   in ``report.notes`` (exact, but at Python speed).
+5. Grouping, per window, in numpy: records (and the Python path's rows) are sorted by their
+   combined key code and time; per group the count, the earliest ``(time, id)`` (the
+   example), the latest time and the latest named ``(time, id, name)``. Ties in time are
+   settled by comparing the ids, as the Python engine does.
 
 Hashes are DuckDB's 64-bit ``hash(id)``; two *different* ids are only confused when their
-hashes collide *and* they sit in the same usage row with the same timestamp (probability
-below 2^-64 per such pair).
+hashes collide *and* they sit in the same usage row with the same timestamp and name
+(probability below 2^-64 per such pair).
 
 Known differences, both about malformed JSON that no Entra export produces: an object with a
 repeated member name (DuckDB keeps the first value, orjson the last) and JSON that orjson
@@ -40,7 +45,7 @@ import shutil
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,23 +54,33 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from entra_lp._memory import release_memory
 from entra_lp.errors import IngestError
 
 from . import _duck_sql as q
 from . import _sources
-from ._aggregate import BUCKET_US, Aggregator, utc_us
-from ._records import EVENT_HUB, FORMATS, GRAPH, USAGE_COLUMNS, detect_record
+from ._aggregate import _NO_TIME, BUCKET_US, Aggregator, utc_us
+from ._records import EVENT_HUB, FORMATS, GRAPH, KEY_COLUMNS, detect_record
+from ._table import SORT_COLUMNS, STRING_COLUMNS, Ids, UsageTable, combine, recode
 from .report import MAX_SAMPLES, FileReport, IngestReport
 
 MEMORY_LIMIT = os.environ.get("ENTRA_LP_DUCKDB_MEMORY", "512MB")
-"""DuckDB's memory limit for one ingest (beyond it, aggregation spills to a temp folder)."""
+"""DuckDB's memory limit for one ingest (the scan streams; this bounds its buffers)."""
+BATCH_ROWS = 1 << 17
+"""Records per Arrow batch handed from DuckDB to Python."""
 _BOM = b"\xef\xbb\xbf"
 _FORMS = {GRAPH: "graph", EVENT_HUB: "event_hub"}
-_SORT = (
-    "pid", "service", "category", "activity", "operation_type", "result", "target_type",
-    "target_id", "related_group_id", "modified_properties", "ptype",
-)
+# SQL column -> usage column, for the string columns the scan returns.
+_SQL_NAMES = dict(zip(
+    ("pid", "pname", "ptype", *q.KEY[2:]),
+    ("principal_id", "principal_name", "principal_type", *KEY_COLUMNS[2:]),
+    strict=True,
+))
+_KEYS = tuple(c for c in STRING_COLUMNS if c != "principal_name")
+_NO_IDS = pa.array([], type=pa.string())
 
 
 class Fallback(Exception):
@@ -79,11 +94,11 @@ class FastFile:
     path: Path
     form: str  # graph | event_hub
     index: int
-    kept: int = 0
+    good: int = 0  # records the SQL read (kept or outside the bounds)
     bad: int = 0
-    outside: int = 0
+    kept: list[int] = field(default_factory=list)  # per window
     bad_rows: set[int] = field(default_factory=set)
-    dup_rows: dict[int, tuple[int, str]] = field(default_factory=dict)  # rn -> (hash, id)
+    dup_rows: dict[int, tuple[int, str, int]] = field(default_factory=dict)  # rn -> (h, id, t)
 
 
 def sniff_form(path: Path) -> str | None:
@@ -128,85 +143,203 @@ def _connection() -> Iterator[Any]:
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _group_sql(files: Sequence[FastFile], since: int | None, until: int | None) -> str:
+class Records:
+    """Every record the scan returned: numeric columns and string codes as numpy arrays,
+    distinct string values per column, ids as Arrow strings."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[Any]] = {k: [] for k in ("f", "state", "t", "h", "rid")}
+        self.chunks: dict[str, list[np.ndarray]] = {c: [] for c in STRING_COLUMNS}
+        self.known: dict[str, dict[str, int]] = {c: {} for c in STRING_COLUMNS}
+        self.codes: dict[str, np.ndarray] = {}
+        self.values: dict[str, np.ndarray] = {}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """One Arrow batch of the scan: string columns become codes into one growing
+        dictionary per column (the batch's own dictionary is mapped, not every value)."""
+        # Copies: a column viewed as is would keep the whole batch (every string) alive.
+        for name in ("f", "state", "t", "h"):
+            self.parts[name].append(batch.column(name).to_numpy(zero_copy_only=False).copy())
+        self.parts["rid"].append(pa.concat_arrays([batch.column("rid"), _NO_IDS]))
+        for sql, column in _SQL_NAMES.items():
+            encoded = pc.dictionary_encode(batch.column(sql))
+            known = self.known[column]
+            local = encoded.dictionary.to_pylist()
+            mapping = np.fromiter((known.setdefault(v, len(known)) for v in local),
+                                  dtype=np.int32, count=len(local))
+            self.chunks[column].append(
+                mapping[encoded.indices.to_numpy(zero_copy_only=False)])
+
+    def finish(self) -> None:
+        """Concatenate the batches."""
+        def cat(parts: list[Any], dtype: Any) -> np.ndarray:
+            out = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+            parts.clear()
+            return out
+
+        self.f = cat(self.parts["f"], np.uint16)
+        self.state = cat(self.parts["state"], np.uint8)
+        self.t = cat(self.parts["t"], np.int64)
+        self.h = cat(self.parts["h"], np.uint64)
+        self.rid = Ids(pa.chunked_array(self.parts["rid"], type=pa.string()))
+        for column, chunks in self.chunks.items():
+            # sorted dictionary, narrow codes: one or two bytes a record for most columns
+            self.codes[column], self.values[column] = recode(
+                cat(chunks, np.int32), np.asarray(list(self.known[column]), dtype=object))
+        self.parts.clear()
+        self.known.clear()
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+
+def _scan_sql(files: Sequence[FastFile], since: int | None, until: int | None,
+              values: frozenset[str]) -> str:
     scans = " UNION ALL ".join(
-        f"SELECT * FROM ({q.projection(str(f.path), f.form, f.index, since, until)})"
+        f"SELECT * FROM ({q.projection(str(f.path), f.form, f.index, since, until, values)})"
         for f in files
     )
-    # Bad rows collapse to one group per file; rows outside the window keep their key so
-    # that their values are checked like those of kept rows.
-    keys = ", ".join(f"CASE WHEN state <> 1 THEN {k} END AS {k}" for k in q.KEY)
-    return f"""CREATE TEMP TABLE g AS
-SELECT state, CASE WHEN state = 1 THEN f END AS bf, {", ".join(q.KEY)},
-  count(*) AS n, min({{'t': t, 'r': rid}}) AS lo, max(t) AS hi,
-  max({{'t': t, 'r': rid, 'n': pname}}) FILTER (WHERE pname <> '') AS nm,
-  list({{'t': t, 'h': h, 'f': f}}) FILTER (WHERE state <> 1) AS ev
-FROM (SELECT f, state, {keys}, t, rid, pname, h FROM ({scans}))
-GROUP BY ALL"""
+    strings = ", ".join(f"coalesce({c}, '') AS {c}" for c in _SQL_NAMES)
+    return f"SELECT f, state, coalesce(t, 0) AS t, h, rid, {strings} FROM ({scans})"
 
 
 class DuckRun:
-    """One DuckDB-engine ingest over ``files`` (every other file goes to ``agg``)."""
+    """One DuckDB-engine ingest over ``files`` for the windows of ``aggs`` (every other file
+    goes to the aggregators: the Python path)."""
 
-    def __init__(self, con: Any, agg: Aggregator, files: list[FastFile]) -> None:
+    def __init__(self, con: Any, aggs: list[Aggregator], files: list[FastFile]) -> None:
         self.con = con
-        self.agg = agg
+        self.aggs = aggs
         self.files = files
         self.by_index = {f.index: f for f in files}
-        self.copies: list[tuple[int, int, int, str]] = []  # (file, line, hash, id)
-        self.py_dups: list[tuple[int, int, str]] = []  # (file, line, "location: id")
-        self.duplicates = 0
-        self.extra: dict[int, int] = {}  # group rowid -> later copies to discount
+        self.rec = Records()
+        self.window = np.zeros(0, dtype=np.int64)
+        self.copies: list[tuple[int, int, int, str, int]] = []  # (file, line, hash, id, t)
+        self.py_dups: list[list[tuple[int, int, str]]] = [[] for _ in aggs]
+        self.duplicates = [0] * len(aggs)
+        self.dropped = np.zeros(0, dtype=bool)  # later copies of a record, per record
+
+    @property
+    def since_us(self) -> int | None:
+        return self.aggs[0].since_us
+
+    @property
+    def until_us(self) -> int | None:
+        return self.aggs[-1].until_us
 
     # ---- steps 1 and 2 -----------------------------------------------------------------------
     def scan(self) -> None:
-        """Group every file's records (one parallel scan) and collect per-file counts."""
-        self.con.execute(_group_sql(self.files, self.agg.since_us, self.agg.until_us))
+        """Stream every file's records (one parallel scan) into :class:`Records`."""
+        self.con.execute("SET preserve_insertion_order = false")  # order is not needed here
+        sql = _scan_sql(self.files, self.since_us, self.until_us, self.aggs[0].values)
+        reader = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            self.rec.add(batch)
+        self.rec.finish()
+        self.con.execute("SET preserve_insertion_order = true")
+        rec = self.rec
+        cuts = np.array([a.since_us for a in self.aggs[1:] if a.since_us is not None],
+                        dtype=np.int64)  # later windows start at the split
+        self.window = np.searchsorted(cuts, rec.t, side="right")
+        self.dropped = np.zeros(len(rec), dtype=bool)
         self._check_values()
-        for index, n in self.con.execute("SELECT bf, n FROM g WHERE state = 1").fetchall():
-            self.by_index[index].bad = n
-        for state, index, n in self.con.execute(
-            "SELECT state, e.f, count(*) FROM (SELECT state, unnest(ev) AS e FROM g "
-            "WHERE state <> 1) GROUP BY 1, 2"
-        ).fetchall():
-            if state == 0:
-                self.by_index[index].kept = n
-            else:
-                self.by_index[index].outside = n
+        self._count_files()
+
+    def _count_files(self) -> None:
+        rec = self.rec
+        n = max(self.by_index, default=-1) + 1
+        bad = rec.state == 1
+        good = np.bincount(rec.f[~bad], minlength=n)
+        nbad = np.bincount(rec.f[bad], minlength=n)
+        kept = [
+            np.bincount(rec.f[(rec.state == 0) & (self.window == w)], minlength=n)
+            for w in range(len(self.aggs))
+        ]
+        for f in self.files:
+            f.good, f.bad = int(good[f.index]), int(nbad[f.index])
+            f.kept = [int(k[f.index]) for k in kept]
 
     def _check_values(self) -> None:
         """Key values kept verbatim must read the same in Python (checked per distinct value);
         one that may not sends the whole input to the Python engine."""
-        for column in (*q.SUSPECT_COLUMNS, "modified_properties"):
+        good = self.rec.state != 1
+        for sql_name in (*q.SUSPECT_COLUMNS, "modified_properties", "property_values"):
+            column = _SQL_NAMES[sql_name]
+            codes, values = self.rec.codes[column], self.rec.values[column]
+            used = values[np.flatnonzero(np.bincount(codes[good], minlength=len(values)))]
+            if not len(used):
+                continue
             hit = self.con.execute(
-                f"SELECT {column} FROM (SELECT DISTINCT {column} FROM g WHERE state <> 1) "
-                f"WHERE {q.suspect_value(column)} LIMIT 1"
+                f"SELECT {sql_name} FROM (SELECT unnest(?::VARCHAR[]) AS {sql_name}) "
+                f"WHERE {q.suspect_value(sql_name)} LIMIT 1",
+                [[str(v) for v in used]],
             ).fetchone()
             if hit:
-                raise Fallback(f"{column} value {hit[0]!r:.60} needs the Python path")
+                raise Fallback(f"{sql_name} value {hit[0]!r:.60} needs the Python path")
 
     # ---- step 3 ------------------------------------------------------------------------------
+    def duplicate_hashes(self) -> list[int]:
+        """Id hashes seen more than once among the kept records of a window; copies of one
+        record (same key, time and name) are dropped but one, any other reuse of an id raises
+        Fallback. Returns every such hash (for locating the copies)."""
+        rec = self.rec
+        found: set[int] = set()
+        for w in range(len(self.aggs)):
+            sel = np.flatnonzero((rec.state == 0) & (self.window == w))
+            order = sel[np.argsort(rec.h[sel], kind="stable")]
+            hs = rec.h[order]
+            new = np.r_[True, hs[1:] != hs[:-1]] if len(hs) else np.zeros(0, dtype=bool)
+            run = np.cumsum(new) - 1
+            pos = np.flatnonzero(np.bincount(run)[run] > 1) if len(hs) else run
+            if not len(pos):
+                continue
+            members = order[pos]
+            heads = order[np.flatnonzero(new)][run[pos]]
+            same = rec.t[members] == rec.t[heads]
+            for column in STRING_COLUMNS:
+                same &= rec.codes[column][members] == rec.codes[column][heads]
+            if not same.all():
+                raise Fallback("an id is reused by records with other content or time")
+            self.dropped[members[members != heads]] = True
+            self.duplicates[w] += int(len(pos) - np.count_nonzero(new[pos]))
+            found.update(int(h) for h in np.unique(hs[pos]))
+        return sorted(found)
+
+    def check_python_ids(self) -> None:
+        """Ids a window's Python path kept must not also be among its DuckDB-kept records."""
+        for w, agg in enumerate(self.aggs):
+            if not agg.seen:
+                continue
+            hashes = self.con.execute(
+                "SELECT hash(x) FROM (SELECT unnest(?::VARCHAR[]) AS x)", [sorted(agg.seen)]
+            ).fetchnumpy()
+            mine = self.rec.h[(self.rec.state == 0) & (self.window == w)]
+            if np.isin(mine, np.asarray(hashes[next(iter(hashes))], dtype=np.uint64)).any():
+                raise Fallback("an id is shared by records of the DuckDB and the Python path")
+
+    # ---- step 4 ------------------------------------------------------------------------------
     def locate(self, dup_hashes: list[int]) -> None:
         """Record numbers of bad rows (and of records with a duplicated id hash) per file."""
         hashes = ", ".join(str(h) for h in dup_hashes) or "NULL"
         for f in self.files:
-            if not f.bad and not (dup_hashes and f.kept):
+            if not f.bad and not (dup_hashes and sum(f.kept)):
                 continue
-            proj = q.projection(
-                str(f.path), f.form, f.index, self.agg.since_us, self.agg.until_us
-            )
+            proj = q.projection(str(f.path), f.form, f.index, self.since_us, self.until_us,
+                                self.aggs[0].values)
             rows = self.con.execute(
-                "SELECT rn, state, h, rid FROM (SELECT row_number() OVER () AS rn, state, h, "
-                f"rid FROM ({proj})) WHERE state = 1 OR (state = 0 AND h IN ({hashes}))"
+                "SELECT rn, state, h, rid, t FROM (SELECT row_number() OVER () AS rn, state, h, "
+                f"rid, t FROM ({proj})) WHERE state = 1 OR (state = 0 AND h IN ({hashes}))"
             ).fetchall()
-            f.bad_rows = {rn for rn, state, _, _ in rows if state == 1}
-            f.dup_rows = {rn: (int(h), rid) for rn, state, h, rid in rows if state == 0}
+            f.bad_rows = {rn for rn, state, _, _, _ in rows if state == 1}
+            f.dup_rows = {rn: (int(h), rid, int(t)) for rn, state, h, rid, t in rows
+                          if state == 0}
 
-    def file_report(self, f: FastFile, counters: _sources.Counters) -> FileReport:
-        """Send the bad lines of ``f`` through the Python path; the file's report."""
-        report = FileReport(source=str(f.path), format="empty")
-        formats: Counter[str] = Counter()
-        first: dict[str, int] = {}
+    def file_reports(self, f: FastFile, counters: _sources.Counters) -> list[FileReport]:
+        """Send the bad lines of ``f`` through every window's Python path; the file's report
+        per window."""
+        reports = [FileReport(source=str(f.path), format="empty") for _ in self.aggs]
+        formats: list[Counter[str]] = [Counter() for _ in self.aggs]
+        first: list[dict[str, int]] = [{} for _ in self.aggs]
         ordinal = 0
         if f.bad_rows or f.dup_rows:
             with _sources.open_binary(f.path) as fh:
@@ -215,17 +348,19 @@ class DuckRun:
                         continue
                     ordinal += 1
                     if ordinal in f.bad_rows:
-                        self._consume_line(f, lineno, line, counters, report, formats, first)
+                        self._consume_line(f, lineno, line, counters, reports, formats, first)
                         continue
-                    first.setdefault("", lineno)
+                    for seen in first:
+                        seen.setdefault("", lineno)
                     if ordinal in f.dup_rows:
-                        h, rid = f.dup_rows[ordinal]
-                        self.copies.append((f.index, lineno, h, rid))
-            total = f.kept + f.bad + f.outside
+                        h, rid, t = f.dup_rows[ordinal]
+                        self.copies.append((f.index, lineno, h, rid, t))
+            total = f.good + f.bad
             if ordinal != total:
                 raise Fallback(f"{f.path}: DuckDB read {total} records, the lines are {ordinal}")
-        self._set_format(f, report, formats, first)
-        return report
+        for w in range(len(self.aggs)):
+            self._set_format(f, w, reports[w], formats[w], first[w])
+        return reports
 
     def _consume_line(  # noqa: PLR0917
         self,
@@ -233,242 +368,266 @@ class DuckRun:
         lineno: int,
         line: bytes,
         counters: _sources.Counters,
-        report: FileReport,
-        formats: Counter[str],
-        first: dict[str, int],
+        reports: list[FileReport],
+        formats: list[Counter[str]],
+        first: list[dict[str, int]],
     ) -> None:
-        agg = self.agg
-        for where, item in _sources.jsonl_line(str(f.path), lineno, line, counters):
-            before = agg.report.duplicates
-            agg.consume_item(report, formats, where, item, None)
-            if agg.report.duplicates > before:
-                self.py_dups.append((f.index, lineno, agg.report.duplicate_samples.pop()))
-            for fmt in formats:
-                first.setdefault(fmt, lineno)
+        items = list(_sources.jsonl_line(str(f.path), lineno, line, counters))
+        for w, agg in enumerate(self.aggs):
+            for where, item in items:
+                before = agg.report.duplicates
+                agg.consume_item(reports[w], formats[w], where, item, None)
+                if agg.report.duplicates > before:
+                    self.py_dups[w].append((f.index, lineno, agg.report.duplicate_samples.pop()))
+                for fmt in formats[w]:
+                    first[w].setdefault(fmt, lineno)
 
     def _set_format(
-        self, f: FastFile, report: FileReport, formats: Counter[str], first: dict[str, int]
+        self, f: FastFile, w: int, report: FileReport, formats: Counter[str],
+        first: dict[str, int],
     ) -> None:
         """The file's format is that of most of its parsed records, ties going to the one seen
         first (the Python engine's ``Counter.most_common``)."""
-        parsed = f.kept + f.outside
         fast = GRAPH if f.form == "graph" else EVENT_HUB
-        if parsed:
+        if f.good:
             first[fast] = min(first.get(fast, first.get("", 0)), first.get("", 0))
-            formats[fast] += parsed
+            formats[fast] += f.good
         ordered = Counter({k: formats[k] for k in sorted(formats, key=lambda k: first[k])})
         if ordered:
             report.format = ordered.most_common(1)[0][0]
-        report.records_read += parsed
-        self.agg.formats.update(formats)
-        self.agg.report.records_parsed += parsed
+        report.records_read += f.good
+        agg = self.aggs[w]
+        agg.formats.update(formats)
+        agg.report.records_parsed += f.good
 
-    # ---- step 4 ------------------------------------------------------------------------------
-    def duplicate_hashes(self) -> list[int]:
-        """Id hashes seen more than once among kept records; only copies of one record (same
-        key and time) are handled here, any other reuse of an id raises Fallback."""
-        rows = self.con.execute(
-            "SELECT e.h FROM (SELECT unnest(ev) AS e FROM g WHERE state = 0) "
-            "GROUP BY 1 HAVING count(*) > 1"
-        ).fetchall()
-        hashes = sorted(int(h) for (h,) in rows)
-        if not hashes:
-            return []
-        copies = self.con.execute(
-            "SELECT e.h, count(DISTINCT {'g': gid, 't': e.t}), count(*), min(gid) FROM "
-            "(SELECT rowid AS gid, unnest(ev) AS e FROM g WHERE state = 0) "
-            "WHERE e.h IN (SELECT unnest(?::UBIGINT[])) GROUP BY 1",
-            [hashes],
-        ).fetchall()
-        for _, places, n, gid in copies:
-            if places != 1:
-                raise Fallback("an id is reused by records with other content or time")
-            self.extra[int(gid)] = self.extra.get(int(gid), 0) + n - 1
-            self.duplicates += n - 1
-        return hashes
-
-    def check_python_ids(self) -> None:
-        """Ids the Python path kept must not also be among the DuckDB-kept records."""
-        ids = sorted(self.agg.seen)
-        if not ids:
-            return
-        hit = self.con.execute(
-            "SELECT count(*) FROM (SELECT unnest(ev).h AS h FROM g WHERE state = 0) "
-            "WHERE h IN (SELECT hash(x) FROM (SELECT unnest(?::VARCHAR[]) AS x))",
-            [ids],
-        ).fetchone()
-        if hit and hit[0]:
-            raise Fallback("an id is shared by records of the DuckDB and the Python path")
-
-    def duplicate_samples(self) -> list[str]:
-        """``location: id`` of the later copies, in read order (first MAX_SAMPLES)."""
+    def duplicate_samples(self, w: int) -> list[str]:
+        """``location: id`` of a window's later copies, in read order (first MAX_SAMPLES)."""
+        cuts = np.array([a.since_us for a in self.aggs[1:] if a.since_us is not None],
+                        dtype=np.int64)  # later windows start at the split
         seen: set[int] = set()
-        found: list[tuple[int, int, str]] = list(self.py_dups)
-        for index, lineno, h, rid in sorted(self.copies):
+        found: list[tuple[int, int, str]] = list(self.py_dups[w])
+        for index, lineno, h, rid, t in sorted(self.copies):
+            if int(np.searchsorted(cuts, t, side="right")) != w:
+                continue
             if h in seen:
                 found.append((index, lineno, f"{self.by_index[index].path}:{lineno}: {rid}"))
             seen.add(h)
         return [text for _, _, text in sorted(found)[:MAX_SAMPLES]]
 
-    # ---- results -----------------------------------------------------------------------------
-    def rows_frame(self) -> pd.DataFrame:
-        """Usage rows (contract schema, Python-engine order), merged with the Python path's."""
-        keys = ", ".join(q.KEY)
-        source = "SELECT * FROM g WHERE state = 0"
-        if self.extra:
-            self.con.execute("CREATE TEMP TABLE fix (gid BIGINT, extra BIGINT)")
-            self.con.executemany("INSERT INTO fix VALUES (?, ?)", sorted(self.extra.items()))
-            source = (
-                f"SELECT {keys}, n - coalesce(fix.extra, 0) AS n, lo, hi, nm FROM "
-                "(SELECT rowid AS gid, * FROM g WHERE state = 0) LEFT JOIN fix USING (gid)"
-            )
-        if self.agg.rows:
-            self._python_rows_table()
-            source = (
-                f"SELECT {keys}, sum(n)::BIGINT AS n, min(lo) AS lo, max(hi) AS hi, "
-                f"max(nm) AS nm FROM (SELECT {keys}, n, lo, hi, nm FROM ({source}) "
-                f"UNION ALL SELECT {keys}, n, lo, hi, nm FROM py) GROUP BY ALL"
-            )
-        self.con.execute(
-            f"""CREATE TEMP TABLE final AS
-SELECT pid, coalesce(nm.n, '') AS pname, {", ".join(q.KEY[1:])}, n::BIGINT AS n,
-       lo.t AS first, hi, lo.r AS example
-FROM ({source}) ORDER BY concat_ws(chr(0), {", ".join(_SORT)})"""
+    # ---- step 5: results ---------------------------------------------------------------------
+    def table(self, w: int) -> UsageTable:
+        """A window's usage rows, merged with its Python path's rows."""
+        rec, agg = self.rec, self.aggs[w]
+        sel = np.flatnonzero((rec.state == 0) & (self.window == w) & ~self.dropped)
+        py = list(agg.rows.items())
+        codes, values = {}, {}
+        for column in STRING_COLUMNS:
+            extra = [s[4] for _, s in py] if column == "principal_name" else [
+                k[KEY_COLUMNS.index(column)] for k, _ in py]
+            base = rec.values[column]
+            values[column] = np.concatenate([base, np.asarray(extra, dtype=object)])
+            codes[column] = np.concatenate([
+                rec.codes[column][sel],
+                np.arange(len(base), len(base) + len(extra), dtype=np.int32)])
+        t = rec.t[sel]
+        named = np.array([v != "" for v in rec.values["principal_name"]], dtype=bool)
+        has_name = named[rec.codes["principal_name"][sel]] if len(sel) else np.zeros(0, bool)
+        parts = _Partials(
+            n=np.concatenate([np.ones(len(sel), np.int32), [s[0] for _, s in py]]),
+            lo=np.concatenate([t, [s[1] for _, s in py]]),
+            hi=np.concatenate([t, [s[2] for _, s in py]]) if py else t,
+            nmt=np.concatenate([np.where(has_name, t, _NO_TIME), [s[5] for _, s in py]]),
+            lo_id=_Ids(rec, sel, [s[3] for _, s in py]),
+            nm_id=_Ids(rec, sel, [s[6] for _, s in py]),
         )
-        return self._fetch_final()
+        return _group(codes, values, parts)
 
-    def _fetch_final(self) -> pd.DataFrame:
-        """The ``final`` table as a DataFrame: repeated strings come through DuckDB ENUMs,
-        so each distinct value is one Python object however many rows share it."""
-        shared = ["pid", "pname", *q.KEY[1:]]
-        casts = []
-        for i, column in enumerate(shared):
-            self.con.execute(
-                f"CREATE TYPE e{i} AS ENUM (SELECT DISTINCT {column} FROM final "
-                f"WHERE {column} IS NOT NULL)"
-            )
-            casts.append(f"{column}::e{i} AS {column}")
-        self.con.execute("DROP TABLE g")  # its memory is no longer needed
-        result = self.con.execute(f"SELECT {', '.join(casts)}, n, first, hi, example FROM final")
-        parts = []  # streamed in chunks: DuckDB never materialises the whole result at once
-        while not (part := result.fetch_df_chunk(64)).empty:
-            parts.append(part)
-        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
-            parts[0] if parts else result.df())
-        out: dict[str, Any] = {}
-        names = dict(zip(["pid", "pname", *q.KEY[1:]], _ROW_COLUMNS, strict=True))
-        for column in shared:
-            cat = frame[column].astype(str(frame[column].cat.categories.dtype))
-            out[names[column]] = cat.array if len(frame) else pd.array([], dtype="str")
-        out["count"] = frame["n"].to_numpy(dtype=np.int64)
-        out["first_seen"] = utc_us(frame["first"].to_numpy(dtype=np.int64))
-        out["last_seen"] = utc_us(frame["hi"].to_numpy(dtype=np.int64))
-        out["example_id"] = pd.array(frame["example"].to_numpy(dtype=object), dtype="str")
-        return pd.DataFrame(out, columns=list(USAGE_COLUMNS))
-
-    def _python_rows_table(self) -> None:
-        cols = ", ".join(f"{k} VARCHAR" for k in q.KEY)
-        self.con.execute(
-            f"CREATE TEMP TABLE py ({cols}, n BIGINT, lo STRUCT(t BIGINT, r VARCHAR), "
-            "hi BIGINT, nm STRUCT(t BIGINT, r VARCHAR, n VARCHAR))"
-        )
-        rows = [
-            (*key, s[0], {"t": s[1], "r": s[3]}, s[2],
-             {"t": s[5], "r": s[6], "n": s[4]} if s[4] else None)
-            for key, s in self.agg.rows.items()
-        ]
-        if rows:
-            marks = ", ".join("?" for _ in range(len(q.KEY) + 4))
-            self.con.executemany(f"INSERT INTO py VALUES ({marks})", rows)
-
-    def buckets_frame(self) -> pd.DataFrame:
-        """principal x 15-minute success counts, later copies of duplicated ids discounted."""
-        width = BUCKET_US
-        start = f"(e.t - (((e.t % {width}) + {width}) % {width}))"
-        if self.extra:  # copies of one record share group, time and hash: count them once
-            fast = (
-                f"SELECT pid, b, sum(c) AS c FROM (SELECT pid, {start} AS b, "
-                "count(DISTINCT {'t': e.t, 'h': e.h}) AS c FROM (SELECT rowid AS gid, pid, "
-                "unnest(ev) AS e FROM g WHERE state = 0 AND result = 'success') "
-                "GROUP BY gid, pid, b) GROUP BY 1, 2"
-            )
-        else:
-            fast = (
-                f"SELECT pid, {start} AS b, count(*) AS c FROM (SELECT pid, unnest(ev) AS e "
-                "FROM g WHERE state = 0 AND result = 'success') GROUP BY 1, 2"
-            )
-        self.con.execute("CREATE TEMP TABLE pyb (pid VARCHAR, b BIGINT, c BIGINT)")
-        if self.agg.buckets:
-            self.con.executemany(
-                "INSERT INTO pyb VALUES (?, ?, ?)",
-                [(p, b, c) for (p, b), c in sorted(self.agg.buckets.items())],
-            )
-        data = self.con.execute(
-            f"SELECT pid, b, sum(c)::BIGINT AS c FROM ({fast} UNION ALL SELECT * FROM pyb) "
-            "GROUP BY 1, 2 ORDER BY 1, 2"
-        ).fetchnumpy()
-        return pd.DataFrame(
-            {
-                "principal_id": pd.array(np.asarray(data["pid"], dtype=object), dtype="str"),
-                "bucket_start": utc_us(np.asarray(data["b"], dtype=np.int64)),
-                "count": np.asarray(data["c"], dtype=np.int64),
-            }
-        )
+    def buckets(self, w: int) -> pd.DataFrame:
+        """A window's principal x 15-minute success counts (copies counted once)."""
+        rec, agg = self.rec, self.aggs[w]
+        success = np.array([v == "success" for v in rec.values["result"]], dtype=bool)
+        mask = (rec.state == 0) & (self.window == w) & ~self.dropped
+        if len(rec):
+            mask &= success[rec.codes["result"]]
+        sel = np.flatnonzero(mask)
+        t = rec.t[sel]
+        py = sorted(agg.buckets.items())
+        base = rec.values["principal_id"]
+        pids = np.concatenate([rec.codes["principal_id"][sel],
+                               np.arange(len(base), len(base) + len(py), dtype=np.int32)])
+        pid_codes, pid_values = recode(
+            pids, np.concatenate([base, np.asarray([p for (p, _), _ in py], dtype=object)]))
+        starts = np.concatenate([t - t % BUCKET_US, np.asarray([b for (_, b), _ in py], np.int64)])
+        counts = np.concatenate([np.ones(len(sel), np.int64),
+                                 np.asarray([c for _, c in py], np.int64)])
+        order = np.lexsort((starts, pid_codes))
+        key_p, key_b = pid_codes[order], starts[order]
+        # a window without successes has no bucket (np.r_[True] would make one edge)
+        edge = np.flatnonzero(np.r_[True, (key_p[1:] != key_p[:-1]) | (key_b[1:] != key_b[:-1])]
+                              ) if len(order) else order
+        total = np.add.reduceat(counts[order], edge) if len(edge) else counts[:0]
+        return pd.DataFrame({
+            "principal_id": pd.array(pid_values[key_p[edge]], dtype="str"),
+            "bucket_start": utc_us(key_b[edge]),
+            "count": np.asarray(total, dtype=np.int64),
+        })
 
 
-_ROW_COLUMNS = (
-    "principal_id",
-    "principal_name",
-    "principal_type",
-    "service",
-    "category",
-    "activity",
-    "operation_type",
-    "result",
-    "target_type",
-    "target_id",
-    "related_group_id",
-    "modified_properties",
-)
+class _Ids:
+    """Ids of the selected records followed by the Python path's ids."""
+
+    def __init__(self, rec: Records, sel: np.ndarray, extra: list[str]) -> None:
+        self.rec, self.sel, self.extra = rec, sel, extra
+
+    def ids(self, index: np.ndarray) -> Ids:
+        """Ids at ``index`` (records' ids by reference)."""
+        index = np.asarray(index, dtype=np.int64)
+        if not (index >= len(self.sel)).any():
+            return self.rec.rid.take(self.sel[index])
+        return Ids.of(self.strings(index))
+
+    def strings(self, index: np.ndarray) -> list[str]:
+        """Ids at ``index`` as Python strings."""
+        index = np.asarray(index, dtype=np.int64)
+        n = len(self.sel)
+        out = [""] * len(index)
+        mine = np.flatnonzero(index < n)
+        for i, value in zip(mine.tolist(), self.rec.rid.strings(self.sel[index[mine]]),
+                            strict=True):
+            out[i] = value
+        for i in np.flatnonzero(index >= n).tolist():
+            out[i] = self.extra[int(index[i]) - n]
+        return out
+
+
+@dataclass
+class _Partials:
+    """Partial aggregates to merge per key: records (n = 1) and the Python path's rows."""
+
+    n: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    nmt: np.ndarray  # time of the named record, _NO_TIME when none
+    lo_id: _Ids
+    nm_id: _Ids
+
+
+def _group(codes: dict[str, np.ndarray], values: dict[str, np.ndarray],
+           parts: _Partials) -> UsageTable:
+    """Merge partial aggregates with the same key: count, earliest (time, id), latest time,
+    latest named (time, id, name), as ``Aggregator._merge`` does."""
+    sorted_codes: dict[str, np.ndarray] = {}
+    sorted_values: dict[str, np.ndarray] = {}
+    for column in STRING_COLUMNS:
+        sorted_codes[column], sorted_values[column] = recode(codes[column], values[column])
+    key = combine([sorted_codes[c] for c in SORT_COLUMNS])
+    lo = np.asarray(parts.lo, dtype=np.int64)
+    order = np.lexsort((lo, key))
+    skey, slo = key[order], lo[order]
+    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]]) if len(order) else order
+    ends = np.r_[starts[1:], len(order)].astype(np.int64)
+    groups = np.repeat(np.arange(len(starts)), ends - starts)
+    count = np.add.reduceat(np.asarray(parts.n, np.int64)[order], starts) if len(starts) else lo
+    first = slo[starts]
+    last = np.maximum.reduceat(np.asarray(parts.hi, np.int64)[order], starts) if len(
+        starts) else lo
+    example = _pick(order, groups, slo == first[groups], parts.lo_id,
+                    best=min, n_groups=len(starts))
+    snmt = np.asarray(parts.nmt, np.int64)[order]
+    top = np.maximum.reduceat(snmt, starts) if len(starts) else lo
+    named = (snmt == top[groups]) & (top[groups] > _NO_TIME)
+    chosen = _pick(order, groups, named, parts.nm_id, best=max, n_groups=len(starts))
+    name_codes, name_values = _name_codes(
+        sorted_codes["principal_name"], sorted_values["principal_name"], chosen)
+    out_codes = {c: sorted_codes[c][order[starts]] for c in _KEYS}
+    out_values = {c: sorted_values[c] for c in _KEYS}
+    out_codes["principal_name"], out_values["principal_name"] = name_codes, name_values
+    return UsageTable(out_codes, out_values, count, first, last,
+                      example_id=parts.lo_id.ids(example))
+
+
+def _name_codes(codes: np.ndarray, values: np.ndarray, chosen: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per group the code of its chosen element's name ("" when none was chosen)."""
+    if not (len(values) and values[0] == ""):  # sorted: "" comes first when present
+        values = np.concatenate([np.array([""], dtype=object), values])
+        codes = codes.astype(np.int32) + 1
+    out = np.zeros(len(chosen), dtype=np.int32)
+    has = chosen >= 0
+    out[has] = codes[chosen[has]]
+    return recode(out, values)
+
+
+def _pick(order: np.ndarray, groups: np.ndarray, candidate: np.ndarray,
+          ids: _Ids, *, best: Callable[..., str], n_groups: int) -> np.ndarray:
+    """Per group the element among its candidates with the ``best`` (min or max) id; -1 when
+    a group has none. Ties are rare (same time in one group), so they are settled in Python."""
+    chosen = np.full(n_groups, -1, dtype=np.int64)
+    pos = np.flatnonzero(candidate)
+    chosen[groups[pos]] = order[pos]
+    per_group = np.bincount(groups[pos], minlength=n_groups)
+    for g in np.flatnonzero(per_group > 1).tolist():
+        members = order[pos[groups[pos] == g]]
+        names = ids.strings(members)
+        chosen[g] = members[names.index(best(names))]
+    return chosen
 
 
 def run(
-    agg: Aggregator,
+    aggs: list[Aggregator],
     files: list[Path],
     forms: dict[Path, str],
     counters: _sources.Counters,
-) -> tuple[pd.DataFrame, pd.DataFrame, IngestReport]:
-    """Read ``files`` (in order) with DuckDB where ``forms`` names a form, with ``agg`` (the
-    Python path) elsewhere; raises :class:`Fallback` when exactness needs the Python engine."""
+) -> list[tuple[UsageTable, pd.DataFrame, IngestReport]]:
+    """Read ``files`` (in order) with DuckDB where ``forms`` names a form, with the windows'
+    aggregators (the Python path) elsewhere; one result per window. Raises :class:`Fallback`
+    when exactness needs the Python engine."""
     fast = [FastFile(p, forms[p], i) for i, p in enumerate(files) if p in forms]
+    own = [_sources.Counters() for _ in aggs]  # files the Python path reads once per window
     with _connection() as con:
-        job = DuckRun(con, agg, fast)
+        job = DuckRun(con, aggs, fast)
         job.scan()
         job.locate(job.duplicate_hashes())
-        reports: list[FileReport] = []
+        reports: list[list[FileReport]] = [[] for _ in aggs]
         for i, path in enumerate(files):
             f = job.by_index.get(i)
-            if f is None:
-                agg.consume(str(path), _sources.read_file(path, counters), None)
-                reports.append(agg.report.sources.pop())
-                job.py_dups += [(i, k, text) for k, text in enumerate(agg.report.duplicate_samples)]
+            if f is not None:
+                for w, report in enumerate(job.file_reports(f, counters)):
+                    reports[w].append(report)
+                continue
+            for w, agg in enumerate(aggs):
+                agg.consume(str(path), _sources.read_file(path, own[w]), None)
+                reports[w].append(agg.report.sources.pop())
+                job.py_dups[w] += [(i, k, text)
+                                   for k, text in enumerate(agg.report.duplicate_samples)]
                 agg.report.duplicate_samples.clear()
-            else:
-                reports.append(job.file_report(f, counters))
         job.check_python_ids()
-        buckets = job.buckets_frame()
-        rows = job.rows_frame()
+    release_memory()  # DuckDB's buffers are gone: give their pages back before grouping
+    out = []
+    for w, agg in enumerate(aggs):
+        table = job.table(w)
+        out.append((table, job.buckets(w), _report(job, w, agg, reports[w], table)))
+    del job
+    release_memory()
+    for (_, _, window_report), mine in zip(out, own, strict=True):
+        window_report.encoding_repairs += counters.encoding_repairs + mine.encoding_repairs
+    return out
+
+
+def _report(job: DuckRun, w: int, agg: Aggregator, sources: list[FileReport],
+            table: UsageTable) -> IngestReport:
+    from ._timeparse import us_to_datetime
+
     report = agg.report
-    report.sources = reports
+    report.sources = sources
     report.engine = "duckdb"
-    report.records_read = sum(s.records_read for s in reports)
-    report.filtered_out += sum(f.outside for f in fast)
-    report.duplicates += job.duplicates
-    report.duplicate_samples = job.duplicate_samples()
+    report.records_read = sum(s.records_read for s in sources)
+    report.filtered_out += sum(f.good - f.kept[w] for f in job.files)
+    report.duplicates += job.duplicates[w]
+    report.duplicate_samples = job.duplicate_samples(w)
     report.rejected_by_field = dict(sorted(agg.rejected_fields.items()))
     report.formats = {f: agg.formats[f] for f in FORMATS if agg.formats[f]}
-    report.encoding_repairs += counters.encoding_repairs
-    if len(rows):
-        report.first_seen = rows["first_seen"].min().to_pydatetime()
-        report.last_seen = rows["last_seen"].max().to_pydatetime()
-    return rows, buckets, report
+    if len(table):
+        report.first_seen = us_to_datetime(int(table.first_us.min()))
+        report.last_seen = us_to_datetime(int(table.last_us.max()))
+    return report

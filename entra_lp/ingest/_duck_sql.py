@@ -117,7 +117,7 @@ def _flat(inner: str) -> str:
     return f"SELECT *, flatten(mpl) AS mps FROM ({inner})"
 
 
-def _fields(inner: str) -> str:
+def _fields(inner: str, values: frozenset[str]) -> str:
     """Layer 2: property names, the raw special values, who acted and the time."""
     frac = (
         "CASE WHEN ts[20] = '.' THEN "
@@ -129,11 +129,23 @@ def _fields(inner: str) -> str:
                  lambda m: m.newValue) AS iups,
   list_transform(list_filter(mps, lambda m: m.displayName = {_quote(GROUP_ID)}),
                  lambda m: [{_decoded("m.newValue")}, {_decoded("m.oldValue")}]) AS gvals,
+  {_value_pairs(values)} AS pvals,
   coalesce(nullif(u.id, ''), nullif(u.userPrincipalName, ''), nullif(u.displayName, ''))
     IS NOT NULL AS by_user,
   TRY(epoch_us(TRY_CAST(ts[1:19] AS TIMESTAMP))
       + CAST(rpad({frac}, 6, '0') AS BIGINT)) AS t
 FROM ({inner})"""
+
+
+def _value_pairs(values: frozenset[str]) -> str:
+    """``[name, decoded new value]`` of the properties whose values the key keeps."""
+    if not values:
+        return "[]::VARCHAR[][]"
+    names = ", ".join(_quote(v) for v in sorted(values))
+    return (
+        f"list_transform(list_filter(mps, lambda m: lower(m.displayName) IN ({names})), "
+        f"lambda m: [lower(m.displayName), {_decoded('m.newValue')}])"
+    )
 
 
 def _derived(inner: str) -> str:
@@ -184,15 +196,19 @@ def _flag() -> str:
         f"list_bool_or(list_transform(iups, lambda v: v IS NOT NULL AND "
         f"NOT regexp_matches(v, {_quote(_JSON_TEXT)})))",
         "list_bool_or(list_transform(gvals, lambda g: g[1] IS NULL OR g[2] IS NULL))",
+        "list_bool_or(list_transform(pvals, lambda p: p[2] IS NULL))",
         f"regexp_matches({suspects}, {_quote(_SUSPECT)})",
     ]
     return " OR ".join(f"coalesce({c}, false)" for c in checks)
 
 
-def projection(path: str, form: str, file_index: int, since_us: int | None,
-               until_us: int | None) -> str:
+def projection(  # noqa: PLR0917
+    path: str, form: str, file_index: int, since_us: int | None, until_us: int | None,
+    values: frozenset[str] = frozenset(),
+) -> str:
     """One row per JSON line of ``path``: ``f``, ``state`` (0 kept, 1 bad, 2 outside the
-    since/until window) and the canonical fields, ``t``, ``rid`` and its hash ``h``."""
+    since/until window) and the canonical fields, ``t``, ``rid`` and its hash ``h``;
+    ``values``: lower-case names of the properties whose decoded new values the key keeps."""
     window = ["false"]
     if since_us is not None:
         window.append(f"t < {int(since_us)}")
@@ -202,7 +218,11 @@ def projection(path: str, form: str, file_index: int, since_us: int | None,
         "array_to_string(list_sort(list_distinct(list_filter(all_names, "
         f"lambda n: n <> '' AND n <> {_quote(INCLUDED)}))), '|')"
     )
-    inner = _derived(_fields(_flat(_raw(path, form))))
+    pairs = (
+        "array_to_string(list_sort(list_distinct(list_transform(list_filter(pvals, "
+        "lambda p: p[2] <> ''), lambda p: p[1] || '=' || p[2]))), '|')"
+    )
+    inner = _derived(_fields(_flat(_raw(path, form)), values))
     return f"""SELECT {int(file_index)}::USMALLINT AS f,
   CASE WHEN bad THEN 1::UTINYINT WHEN {" OR ".join(window)} THEN 2::UTINYINT
        ELSE 0::UTINYINT END AS state,
@@ -210,7 +230,8 @@ def projection(path: str, form: str, file_index: int, since_us: int | None,
   coalesce(svc, '') AS service, coalesce(cat, '') AS category, act AS activity,
   coalesce(op, '') AS operation_type, lower(trim(res)) AS result,
   coalesce(t1."type", '') AS target_type, coalesce(t1.id, '') AS target_id,
-  gid AS related_group_id, {props} AS modified_properties, t, rid, hash(rid) AS h
+  gid AS related_group_id, {props} AS modified_properties, {pairs} AS property_values,
+  t, rid, hash(rid) AS h
 FROM (SELECT *, ({_flag()}) AS bad FROM ({inner}))"""
 
 
@@ -227,7 +248,14 @@ SUSPECT_COLUMNS = (
 
 def suspect_value(column: str) -> str:
     """SQL predicate: a distinct value of a key column that Python might read differently
-    (non-string rendering, whitespace at an edge of it or of one of its |-parts)."""
+    (non-string rendering, whitespace at an edge of it or of one of its |-parts, or of the
+    value of a ``name=value`` part)."""
+    if column == "property_values":
+        parts = f"string_split({column}, '|')"
+        return (
+            f"list_bool_or(list_transform({parts}, lambda x: "
+            f"regexp_matches(x[position('=' IN x) + 1:], {_quote(_SUSPECT)})))"
+        )
     if column == "modified_properties":
         parts = f"string_split({column}, '|')"
         return (
@@ -249,5 +277,6 @@ KEY = (
     "target_id",
     "related_group_id",
     "modified_properties",
+    "property_values",
 )
 """Grouping key of kept rows (``_records.KEY_COLUMNS`` order)."""

@@ -76,6 +76,7 @@ KEY_COLUMNS: tuple[str, ...] = (
     "target_id",
     "related_group_id",
     "modified_properties",
+    "property_values",
 )
 """The grouping key of usage rows (``principal_name`` is the latest name seen, not a key)."""
 
@@ -194,9 +195,13 @@ def _target_type(target: Mapping[str, Any]) -> str:
     return short[:1].upper() + short[1:]
 
 
-def _modified(targets: list[Any]) -> tuple[str, str]:
-    """(related_group_id, ``a|b`` property names) over every target's modifiedProperties."""
+def _modified(targets: list[Any], values: frozenset[str] = frozenset()) -> tuple[str, str, str]:
+    """(related_group_id, ``a|b`` property names, ``name=value|...`` property values) over
+    every target's modifiedProperties. Values are kept only for the properties named in
+    ``values`` (lower-case names; the ones audit rules test), as the first text of the decoded
+    new value, under the lower-case name."""
     names: set[str] = set()
+    pairs: set[str] = set()
     group_id = ""
     for i, target in enumerate(targets):
         if not isinstance(target, Mapping):
@@ -225,8 +230,12 @@ def _modified(targets: list[Any]) -> tuple[str, str]:
                     group_id = group_id or _first_text(
                         decode_value(prop.get("oldValue"), where + ".oldValue")
                     )
+                if values and name.lower() in values:
+                    text = _first_text(decode_value(prop.get("newValue"), where + ".newValue"))
+                    if text:
+                        pairs.add(f"{name.lower()}={text}")
     names.discard("")
-    return group_id, "|".join(sorted(names))
+    return group_id, "|".join(sorted(names)), "|".join(sorted(pairs))
 
 
 def _result(record: Mapping[str, Any]) -> str:
@@ -255,8 +264,13 @@ def _time_us(record: Mapping[str, Any], fallback: str) -> int:
     return value
 
 
-def canon_graph(record: Mapping[str, Any], time_fallback: str = "createdDateTime") -> Canon:
-    """Canonical fields of a Graph ``directoryAudit`` record (camelCase)."""
+def canon_graph(
+    record: Mapping[str, Any],
+    time_fallback: str = "createdDateTime",
+    values: frozenset[str] = frozenset(),
+) -> Canon:
+    """Canonical fields of a Graph ``directoryAudit`` record (camelCase); ``values``: the
+    lower-case property names whose new values enter the key (``_modified``)."""
     record_id = req_str(record, "id", "id")
     activity = req_str(record, "activityDisplayName", "activityDisplayName")
     time_us = _time_us(record, time_fallback)
@@ -268,7 +282,7 @@ def canon_graph(record: Mapping[str, Any], time_fallback: str = "createdDateTime
         first = _obj(targets[0], "targetResources[0]") or {}
         target_type = _target_type(first)
         target_id = opt_str(first, "id", "targetResources[0].id")
-    group_id, props = _modified(targets)
+    group_id, props, pairs = _modified(targets, values)
     key = (
         principal_id,
         principal_type,
@@ -281,11 +295,14 @@ def canon_graph(record: Mapping[str, Any], time_fallback: str = "createdDateTime
         target_id,
         group_id,
         props,
+        pairs,
     )
     return Canon(key, principal_name, time_us, record_id)
 
 
-def canon_log_analytics(record: Mapping[str, Any]) -> Canon:
+def canon_log_analytics(
+    record: Mapping[str, Any], values: frozenset[str] = frozenset()
+) -> Canon:
     """Canonical fields of a Log Analytics ``AuditLogs`` row (PascalCase columns)."""
     view: dict[str, Any] = {}
     for column, name in LA_COLUMNS.items():
@@ -294,7 +311,7 @@ def canon_log_analytics(record: Mapping[str, Any]) -> Canon:
             value = record.get(_LA_FALLBACK[name])
         view[name] = value
     try:
-        return canon_graph(view, time_fallback="activityDateTime")
+        return canon_graph(view, time_fallback="activityDateTime", values=values)
     except BadRecord as bad:
         head, _, rest = bad.field.partition(".")
         head_name, bracket, index = head.partition("[")
@@ -311,7 +328,7 @@ def is_legacy_event(record: Mapping[str, Any], props: Mapping[str, Any]) -> bool
     )
 
 
-def canon_event_hub(record: Mapping[str, Any]) -> Canon:
+def canon_event_hub(record: Mapping[str, Any], values: frozenset[str] = frozenset()) -> Canon:
     """Canonical fields of a diagnostic-settings / Event Hub record (envelope + properties)."""
     props = _obj(_maybe_json(record.get("properties"), "properties"), "properties")
     if props is None:
@@ -324,7 +341,7 @@ def canon_event_hub(record: Mapping[str, Any]) -> Canon:
     if not view.get("activityDisplayName") and isinstance(record.get("operationName"), str):
         view["activityDisplayName"] = record["operationName"]
     try:
-        return canon_graph(view)
+        return canon_graph(view, values=values)
     except BadRecord as bad:
         raise BadRecord("properties." + bad.field, bad.reason) from None
 
@@ -347,7 +364,7 @@ def detect_record(record: Mapping[str, Any]) -> str | None:
     return None
 
 
-CANONICALIZERS: dict[str, Callable[[Mapping[str, Any]], Canon]] = {
+CANONICALIZERS: dict[str, Callable[..., Canon]] = {
     GRAPH: canon_graph,
     LOG_ANALYTICS: canon_log_analytics,
     EVENT_HUB: canon_event_hub,
@@ -367,6 +384,7 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "target_id",
     "related_group_id",
     "modified_properties",
+    "property_values",
     "count",
     "first_seen",
     "last_seen",

@@ -11,15 +11,17 @@ from contextlib import contextmanager
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import pandas as pd
 
+from entra_lp._memory import release_memory
 from entra_lp.errors import InvalidValueError, UnknownNameError
 
 from . import _duck, _sources
 from ._aggregate import Aggregator
 from ._records import FORMATS
+from ._table import UsageTable
 from ._timeparse import to_epoch_us
 from .principals import PRINCIPAL_KINDS, SYSTEM_INITIATORS, principals_frame
 from .report import IngestReport
@@ -49,22 +51,32 @@ class AuditLog:
     Attributes follow docs/dev/contracts.md: ``rows`` (usage rows), ``buckets``
     (principal x 15-minute bucket counts of successful records), ``formats`` (records per
     detected format), ``report`` (:class:`IngestReport`), plus ``principals`` (one line per
-    initiator with its kind).
+    initiator with its kind) and ``table`` (the same rows as a compact :class:`UsageTable`,
+    which stage 2 reads). ``rows`` may be given as either; the DataFrame is built from the
+    table on first access (millions of rows cost far less as codes than as strings).
     """
 
     def __init__(
         self,
-        rows: pd.DataFrame,
+        rows: pd.DataFrame | UsageTable,
         buckets: pd.DataFrame,
         report: IngestReport,
         system_initiators: Iterable[str] = SYSTEM_INITIATORS,
     ) -> None:
-        self.rows = rows
+        self.table = rows if isinstance(rows, UsageTable) else UsageTable.from_frame(rows)
+        self._rows: pd.DataFrame | None = None
         self.buckets = buckets
         self.report = report
         self.system_initiators = frozenset(s.casefold() for s in system_initiators)
-        self.principals = principals_frame(rows, self.system_initiators)
+        self.principals = principals_frame(self.table, self.system_initiators)
         self._fill_kinds()
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Usage rows (contract schema), built from :attr:`table` once and kept."""
+        if self._rows is None:
+            self._rows = self.table.to_frame()
+        return self._rows
 
     @property
     def formats(self) -> dict[str, int]:
@@ -88,7 +100,7 @@ class AuditLog:
     def __repr__(self) -> str:
         r = self.report
         return (
-            f"AuditLog({len(self.rows)} usage rows from {r.records_read} records, "
+            f"AuditLog({len(self.table)} usage rows from {r.records_read} records, "
             f"{r.records_rejected} rejected, formats={self.formats})"
         )
 
@@ -102,9 +114,49 @@ def _bound(value: object, name: str) -> int | None:
     return us
 
 
+def _check_split(cut: int | None, lo: int | None, hi: int | None, split_at: object) -> None:
+    """``split_at`` must lie in ``[since, until]``: outside, one window would hold records the
+    caller excluded with since/until (and the engines would bound the scan differently)."""
+    if cut is not None and ((lo is not None and cut < lo) or (hi is not None and cut > hi)):
+        raise InvalidValueError(
+            f"split_at={split_at!r}: outside the since/until window; "
+            "expected since <= split_at <= until"
+        )
+
+
 def _check_choice(kind: str, value: str, known: tuple[str, ...]) -> None:
     if value not in known:
         raise UnknownNameError(kind, value, known)
+
+
+@overload
+def read_audit_logs(
+    source: Source,
+    format: str = "auto",
+    *,
+    engine: str = "auto",
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    split_at: None = None,
+    progress: bool = False,
+    system_initiators: Iterable[str] = SYSTEM_INITIATORS,
+    value_properties: Iterable[str] | None = None,
+) -> AuditLog: ...
+
+
+@overload
+def read_audit_logs(
+    source: Source,
+    format: str = "auto",
+    *,
+    engine: str = "auto",
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    split_at: datetime | str,
+    progress: bool = False,
+    system_initiators: Iterable[str] = SYSTEM_INITIATORS,
+    value_properties: Iterable[str] | None = None,
+) -> tuple[AuditLog, AuditLog]: ...
 
 
 def read_audit_logs(
@@ -114,9 +166,11 @@ def read_audit_logs(
     engine: str = "auto",
     since: datetime | str | None = None,
     until: datetime | str | None = None,
+    split_at: datetime | str | None = None,
     progress: bool = False,
     system_initiators: Iterable[str] = SYSTEM_INITIATORS,
-) -> AuditLog:
+    value_properties: Iterable[str] | None = None,
+) -> AuditLog | tuple[AuditLog, AuditLog]:
     """Read directory-audit records and aggregate them into usage rows (stage 1).
 
     ``source``: a file or folder (``.json``, ``.jsonl``/``.ndjson``, ``.csv``, each optionally
@@ -128,33 +182,83 @@ def read_audit_logs(
     A record whose id was already read is counted once (``report.duplicates``).
     ``engine``: see :data:`ENGINES`; every engine gives the same result, ``report.engine``
     says which one ran and ``report.notes`` why DuckDB handed over to Python if it did.
+
+    ``split_at``: read once, return two logs, ``[since, split_at)`` and ``[split_at, until)``
+    (a training window and the later window to validate on), each exactly what a call with
+    those bounds would return. ``value_properties``: names of the modified properties whose
+    decoded new value enters the key (``property_values``); default: those the audit rules of
+    the default catalog test (``modified_values_any``).
     """
     _check_choice("ingest format", format, ("auto", *FORMATS))
     _check_choice("ingest engine", engine, ENGINES)
-    bounds = _bound(since, "since"), _bound(until, "until")
+    lo, hi = _bound(since, "since"), _bound(until, "until")
+    cut = _bound(split_at, "split_at")
+    _check_split(cut, lo, hi, split_at)
+    windows = [(lo, hi)] if cut is None else [(lo, cut), (cut, hi)]
+    values = _value_names(value_properties)
     forced = None if format == "auto" else format
     started = time.perf_counter()
     with _gc_paused():
-        fast = None
-        note = ""
-        if engine != "python" and forced is None and isinstance(source, str | PathLike):
-            fast, note = _read_duckdb(Path(source), bounds, engine, progress)
-        if fast is None:
-            agg = Aggregator(*bounds)
-            used = _read_source(agg, source, forced, progress)
-            report = agg.finish(used)
-            if note:
-                report.notes.append(note)
-            fast = agg.rows_frame(), agg.buckets_frame(), report
-        result = AuditLog(*fast, system_initiators=system_initiators)
-    _log_summary(result, time.perf_counter() - started)
-    return result
+        results = _read_windows(source, forced, engine, windows, values=values, progress=progress)
+        logs = [AuditLog(*r, system_initiators=system_initiators) for r in results]
+    del results
+    release_memory()  # the scan's temporaries are gone: keep them out of the next stage's peak
+    for result in logs:
+        _log_summary(result, time.perf_counter() - started)
+    return logs[0] if cut is None else (logs[0], logs[1])
+
+
+_Result = tuple[UsageTable, pd.DataFrame, IngestReport]
+
+
+def _read_windows(
+    source: Source,
+    forced: str | None,
+    engine: str,
+    windows: list[tuple[int | None, int | None]],
+    *,
+    values: frozenset[str],
+    progress: bool,
+) -> list[_Result]:
+    """One result per window: one DuckDB scan for all of them, or the Python engine."""
+    note = ""
+    if engine != "python" and forced is None and isinstance(source, str | PathLike):
+        fast, note = _read_duckdb(Path(source), windows, values, engine, progress)
+        if fast is not None:
+            return fast
+    if len(windows) > 1 and not isinstance(source, str | PathLike | pd.DataFrame):
+        source = list(source)  # read once per window: a one-shot iterable must be kept
+    out = []
+    for since_us, until_us in windows:
+        agg = Aggregator(since_us, until_us, values)
+        used = _read_source(agg, source, forced, progress)
+        report = agg.finish(used)
+        if note:
+            report.notes.append(note)
+        out.append((agg.table(), agg.buckets_frame(), report))
+    return out
+
+
+def _value_names(names: Iterable[str] | None) -> frozenset[str]:
+    """Lower-case property names whose values stage 1 keeps (default: the catalog's)."""
+    if names is None:
+        from permission_catalog import load_catalog
+
+        names = (
+            name for rule in load_catalog().audit_rules
+            for name, _ in rule.when.modified_values_any
+        )
+    return frozenset(" ".join(n.split()).lower() for n in names)
 
 
 def _read_duckdb(
-    path: Path, bounds: tuple[int | None, int | None], engine: str, progress: bool
-) -> tuple[tuple[pd.DataFrame, pd.DataFrame, IngestReport] | None, str]:
-    """The DuckDB engine's result, or None (and why) when the Python engine must read."""
+    path: Path,
+    windows: list[tuple[int | None, int | None]],
+    values: frozenset[str],
+    engine: str,
+    progress: bool,
+) -> tuple[list[_Result] | None, str]:
+    """The DuckDB engine's results, or None (and why) when the Python engine must read."""
     files, skipped = _sources.list_files(path)
     forms = {f: form for f in files if (form := _duck.sniff_form(f)) is not None}
     size = sum(f.stat().st_size for f in forms)
@@ -162,19 +266,20 @@ def _read_duckdb(
         return None, "" if engine == "auto" else "no Graph / Event Hub JSON-lines file: python"
     import duckdb
 
-    agg = Aggregator(*bounds)
+    aggs = [Aggregator(lo, hi, values) for lo, hi in windows]
     counters = _sources.Counters()
     started = time.perf_counter()
     try:
-        rows, buckets, report = _duck.run(agg, files, forms, counters)
+        results = _duck.run(aggs, files, forms, counters)
     except (_duck.Fallback, duckdb.Error) as why:
         log.info("duckdb engine: falling back to python (%s)", why)
         return None, f"duckdb engine fell back to python: {why}"
-    report.skipped_files = [str(s) for s in skipped]
+    for _, _, report in results:
+        report.skipped_files = [str(s) for s in skipped]
     for name in skipped:
         log.info("skipped %s (not .json/.jsonl/.ndjson/.csv[.gz])", name)
     seconds = time.perf_counter() - started
-    for done in report.sources:
+    for done in results[0][2].sources:
         log.info("%s: %s, %d records (%d rejected)", done.source, done.format,
                  done.records_read, done.records_rejected)
         if progress:
@@ -184,7 +289,7 @@ def _read_duckdb(
                 file=sys.stderr,
                 flush=True,
             )
-    return (rows, buckets, report), ""
+    return results, ""
 
 
 @contextmanager

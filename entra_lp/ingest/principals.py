@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ._table import UsageTable
+
 PRINCIPAL_KINDS: tuple[str, ...] = (
     "user",
     "service_principal",
@@ -67,24 +69,24 @@ _COLUMNS = (
 
 
 def principals_frame(
-    rows: pd.DataFrame, system_initiators: Iterable[str] = SYSTEM_INITIATORS
+    rows: pd.DataFrame | UsageTable, system_initiators: Iterable[str] = SYSTEM_INITIATORS
 ) -> pd.DataFrame:
     """One line per principal of the usage rows: id, name, type, kind, records, successes,
     failures, first_seen, last_seen; sorted by principal_id. The name is that of the latest
     row that has one (ties: the larger example id), so a renamed user shows its newest UPN;
-    a principal without any name keeps the type of its first row. Vectorised: no Python
-    work per row."""
+    a principal without any name keeps the type of its first row. Vectorised on the codes
+    of a :class:`UsageTable` (a DataFrame is encoded first): no Python work per row."""
     from ._aggregate import utc_us
 
+    table = rows if isinstance(rows, UsageTable) else UsageTable.from_frame(rows)
     systems = frozenset(s.casefold() for s in system_initiators)
-    codes, ids = pd.factorize(rows["principal_id"].to_numpy(dtype=object), sort=True)
+    codes = table.codes["principal_id"]
+    ids = table.values["principal_id"]
     n = len(ids)
-    count = rows["count"].to_numpy(dtype=np.int64)
-    ok = (rows["result"] == "success").to_numpy()
-    first = rows["first_seen"].to_numpy(dtype="datetime64[us]").astype(np.int64)
-    last = rows["last_seen"].to_numpy(dtype="datetime64[us]").astype(np.int64)
-    names = rows["principal_name"].to_numpy(dtype=object)
-    types = rows["principal_type"].to_numpy(dtype=object)
+    count = table.count
+    ok = table.codes["result"] == table.code_of("result", "success")
+    first, last = table.first_us, table.last_us
+    name_codes = table.codes["principal_name"]
     records = np.bincount(codes, weights=count, minlength=n).astype(np.int64)
     successes = np.bincount(codes, weights=np.where(ok, count, 0), minlength=n).astype(np.int64)
     lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
@@ -92,26 +94,29 @@ def principals_frame(
     np.minimum.at(lo, codes, first)
     np.maximum.at(hi, codes, last)
     chosen_name = np.full(n, "", dtype=object)
-    chosen_type = np.empty(n, dtype=object)
+    type_codes = table.codes["principal_type"]
+    chosen_type = np.empty(n, dtype=np.int32)
     firsts = np.unique(codes, return_index=True)[1]
-    chosen_type[codes[firsts]] = types[firsts]
-    named = np.flatnonzero(names != "")
+    chosen_type[codes[firsts]] = type_codes[firsts]
+    named = np.flatnonzero(name_codes != table.code_of("principal_name", ""))
     if len(named):
         latest = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         np.maximum.at(latest, codes[named], last[named])
         best = named[last[named] == latest[codes[named]]]
-        pick = pd.DataFrame({"c": codes[best], "e": rows["example_id"].to_numpy(dtype=object)[best],
-                             "i": best}).sort_values(["c", "e"]).drop_duplicates("c", keep="last")
+        examples = table.example_id.strings(best)
+        pick = pd.DataFrame({"c": codes[best], "e": examples, "i": best}).sort_values(
+            ["c", "e"]).drop_duplicates("c", keep="last")
         at = pick["i"].to_numpy()
-        chosen_name[codes[at]] = names[at]
-        chosen_type[codes[at]] = types[at]
+        chosen_name[codes[at]] = table.values["principal_name"][name_codes[at]]
+        chosen_type[codes[at]] = type_codes[at]
+    types = table.values["principal_type"][chosen_type] if n else np.array([], dtype=object)
     return pd.DataFrame(
         {
             "principal_id": pd.array(np.asarray(ids, dtype=object), dtype="str"),
             "principal_name": pd.array(chosen_name, dtype="str"),
-            "principal_type": pd.array(chosen_type, dtype="str"),
+            "principal_type": pd.array(types, dtype="str"),
             "kind": pd.array(
-                [principal_kind(t, nm, systems) for t, nm in zip(chosen_type, chosen_name,
+                [principal_kind(t, nm, systems) for t, nm in zip(types, chosen_name,
                                                                   strict=True)],
                 dtype="str",
             ),

@@ -5,19 +5,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from entra_lp.errors import IngestError, InvalidValueError
-from entra_lp.ingest import USAGE_COLUMNS, read_audit_logs
+from entra_lp.ingest import KEY_COLUMNS, USAGE_COLUMNS, read_audit_logs
 from entra_lp.kql import run_usage_query, usage_query
 
-from .ingest.records import sample
+from .ingest.records import ADMIN, HELPDESK, prop, record, sample
 
 # What usage_query() returns for the eight records of records.sample(), worked out by hand
 # from the query text, as the Log Analytics portal exports it (CSV, 7-digit datetimes, rows
-# in the query's order). The MS-PIM row is there: stage 1 keeps system initiators.
+# in the query's order). The MS-PIM row is there: stage 1 keeps system initiators. It has
+# no property_values column (an export of the query before that column existed): the column
+# reads as empty, which is what the query gives for these records.
 EXPECTED_CSV = """\
 principal_id,principal_name,principal_type,service,category,activity,operation_type,result,target_type,target_id,related_group_id,modified_properties,count,first_seen,last_seen,example_id
 a0000000-0000-4000-8000-000000000001,admin@example.test,user,Core Directory,UserManagement,Update user,Update,success,User,c0000000-0000-4000-8000-000000000001,,AccountEnabled|JobTitle,2,2025-05-12T08:30:15.1234567Z,2025-05-12T09:00:00.0000000Z,Directory_1
@@ -97,3 +100,90 @@ def test_run_usage_query_without_the_extra_says_what_to_install() -> None:
             run_usage_query("workspace", credential=None)
     else:
         pytest.skip("azure-monitor-query is installed here; the missing-extra path is moot")
+
+
+# ---- property values: "Consent to application" by a user for themself vs by an admin ------
+
+APP_SP = "e1000000-0000-4000-8000-000000000001"
+
+
+def consent(rid: str, new_value: str, user: dict[str, Any], when: str) -> dict[str, Any]:
+    """A consent record whose ``ConsentContext.IsAdminConsent`` new value is ``new_value``
+    (the raw JSON text, as Entra writes it)."""
+    rec: dict[str, Any] = record(rid, "Consent to application", category="ApplicationManagement", op="Assign",
+                 user=user, target=APP_SP, target_type="ServicePrincipal", when=when,
+                 props=[prop("ConsentContext.IsAdminConsent"),
+                        prop("ConsentContext.IsAppOnly", "False")])
+    rec["targetResources"][0]["modifiedProperties"][0]["newValue"] = new_value
+    return rec
+
+
+def consent_records() -> list[dict[str, Any]]:
+    """A user consenting for themself (sent twice: one Id), and two admin consents, the
+    second with its value as a one-string list."""
+    mine = consent("Directory_c1", '"False"', HELPDESK, "2025-05-12T10:00:00Z")
+    org = consent("Directory_c2", '"True"', ADMIN, "2025-05-12T11:00:00Z")
+    org_list = consent("Directory_c3", '["True"]', ADMIN, "2025-05-12T12:00:00Z")
+    return [mine, org, org_list, mine]
+
+
+# What usage_query() returns for sample() + consent_records(), worked out by hand from the
+# query text: the sample rows with an empty property_values, and the consent rows with the
+# lower-case name and the decoded new value (mv-apply: _vt, _pv, _pvs).
+CONSENT_ROWS = """\
+a0000000-0000-4000-8000-000000000001,admin@example.test,user,Core Directory,ApplicationManagement,Consent to application,Assign,success,ServicePrincipal,e1000000-0000-4000-8000-000000000001,,ConsentContext.IsAdminConsent|ConsentContext.IsAppOnly,consentcontext.isadminconsent=True,2,2025-05-12T11:00:00.0000000Z,2025-05-12T12:00:00.0000000Z,Directory_c2
+a0000000-0000-4000-8000-000000000002,helpdesk@example.test,user,Core Directory,ApplicationManagement,Consent to application,Assign,success,ServicePrincipal,e1000000-0000-4000-8000-000000000001,,ConsentContext.IsAdminConsent|ConsentContext.IsAppOnly,consentcontext.isadminconsent=False,1,2025-05-12T10:00:00.0000000Z,2025-05-12T10:00:00.0000000Z,Directory_c1
+"""
+
+
+def _with_property_values(csv_text: str) -> list[str]:
+    """EXPECTED_CSV's lines with the (empty) property_values column the query now emits."""
+    at = USAGE_COLUMNS.index("property_values")
+    out = []
+    for n, line in enumerate(csv_text.splitlines()):
+        cells = line.split(",")
+        out.append(",".join([*cells[:at], "property_values" if n == 0 else "", *cells[at:]]))
+    return out
+
+
+def test_hand_computed_kql_result_with_consent_values(tmp_path: Path) -> None:
+    lines = _with_property_values(EXPECTED_CSV)
+    assert lines[0] == ",".join(USAGE_COLUMNS)
+    path = tmp_path / "kql_export.csv"
+    path.write_text("\n".join([*lines, *CONSENT_ROWS.splitlines()]) + "\n", encoding="utf-8")
+    remote = read_audit_logs(path)
+    for engine in ("python", "duckdb"):
+        source = tmp_path / f"records_{engine}.jsonl"
+        source.write_bytes(b"".join(orjson.dumps(r) + b"\n"
+                                    for r in [*sample(), *consent_records()]))
+        local = read_audit_logs(source, engine=engine)
+        assert local.report.engine == engine and local.report.duplicates == 1
+        assert remote.rows.to_dict("records") == local.rows.to_dict("records")
+    remote_m, local_m = remote.usage(), local.usage()
+    assert remote_m.evidence.to_dict("records") == local_m.evidence.to_dict("records")
+    assert remote_m.no_admin_right.to_dict("records") == local_m.no_admin_right.to_dict("records")
+    # the user's own consent needs no admin right; the admin's is the consent action
+    consent_rows = local_m.no_admin_right[local_m.no_admin_right["activity"]
+                                          == "Consent to application"]
+    assert consent_rows[["kind", "count", "example_id"]].to_dict("records") == [
+        {"kind": "self_service", "count": 1, "example_id": "Directory_c1"}]
+    helpdesk = local_m.evidence[local_m.evidence["principal_id"] == HELPDESK["id"]]
+    assert not any("PermissionGrants" in a for a in helpdesk["action"])
+    admin = local_m.evidence[local_m.evidence["example_ids"].apply(lambda e: "Directory_c2" in e)]
+    assert admin["action"].tolist() == [
+        "microsoft.directory/servicePrincipals/managePermissionGrantsForAll"
+        ".microsoft-application-admin"]
+    assert admin["count"].tolist() == [2]
+
+
+def test_query_groups_by_every_key_column_and_decodes_rule_values() -> None:
+    text = usage_query(7)
+    by = text.split("\n    by ", 1)[1].split("\n| project", 1)[0]
+    assert {c.strip() for c in by.split(",")} == set(KEY_COLUMNS) - {"principal_name"}
+    assert "modified_properties asc, property_values asc, principal_type asc" in text
+    # the properties the default catalog's rules test, as ingest keeps them
+    assert 'set_has_element(dynamic(["consentcontext.isadminconsent"]), tolower(_n))' in text
+    assert "property_values = strcat_array(array_sort_asc(_pvs), \"|\")" in text
+    chosen = usage_query(7, value_properties=["Some.Property", "ConsentContext.IsAppOnly"])
+    assert 'dynamic(["consentcontext.isapponly","some.property"])' in chosen
+    assert "dynamic([])" in usage_query(7, value_properties=())
