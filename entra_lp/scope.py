@@ -433,6 +433,25 @@ def pair_mask(frame: pd.DataFrame, wanted: Mapping[str, Iterable[str]]) -> np.nd
     return mask
 
 
+def _factorized(column: pd.Series, *, lower: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Codes into the sorted distinct values (lower-cased if asked) of a string column, as
+    ``pd.factorize(sort=True)`` gives, but worked out on the distinct values: a categorical
+    column (``UsageMatrix.targets``) is never expanded to one string per row."""
+    cat = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    codes = cat.cat.codes.to_numpy(dtype=np.int64)
+    if len(codes) and codes.min() < 0:  # missing values: count them as the text "nan"
+        cat = column.astype(str).astype("category")
+        codes = cat.cat.codes.to_numpy(dtype=np.int64)
+    used = np.flatnonzero(np.bincount(codes, minlength=len(cat.cat.categories)))
+    names = np.array([str(v) for v in cat.cat.categories[used]], dtype=object)
+    if lower:
+        names = np.array([n.lower() for n in names], dtype=object)
+    uniques, dense = np.unique(names, return_inverse=True)
+    remap = np.full(len(cat.cat.categories), -1, dtype=np.int64)
+    remap[used] = dense.reshape(-1)
+    return remap[codes], [str(u) for u in uniques]
+
+
 class _Rows:
     """The wanted target rows as integer codes, and per-principal aggregates over them.
 
@@ -443,13 +462,10 @@ class _Rows:
 
     def __init__(self, r: ScopeResolver, t: pd.DataFrame) -> None:
         self.r = r
-        self.p_code, p_uni = pd.factorize(t["principal_id"].astype(str), sort=True)
-        self.a_code, a_uni = pd.factorize(t["action"].astype(str), sort=True)
-        self.x_code, x_uni = pd.factorize(t["target_id"].astype(str), sort=True)
-        ty_code, ty_uni = pd.factorize(t["target_type"].astype(str).str.lower(), sort=True)
-        self.pids = [str(x) for x in p_uni]
-        self.acts = [str(x) for x in a_uni]
-        self.xs = [str(x) for x in x_uni]
+        self.p_code, self.pids = _factorized(t["principal_id"])
+        self.a_code, self.acts = _factorized(t["action"])
+        self.x_code, self.xs = _factorized(t["target_id"])
+        ty_code, ty_uni = _factorized(t["target_type"], lower=True)
         self.count = t["count"].to_numpy(dtype=np.int64)
         self.n_p, self.n_a, self.n_x = len(self.pids), len(self.acts), len(self.xs)
         x_has = np.array([x != "" for x in self.xs], dtype=bool)

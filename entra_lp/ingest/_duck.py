@@ -149,8 +149,7 @@ class Records:
 
     def __init__(self) -> None:
         self.parts: dict[str, list[Any]] = {k: [] for k in ("f", "state", "t", "h", "rid")}
-        self.chunks: dict[str, list[np.ndarray]] = {c: [] for c in STRING_COLUMNS}
-        self.known: dict[str, dict[str, int]] = {c: {} for c in STRING_COLUMNS}
+        self.chunks: dict[str, list[Any]] = {c: [] for c in STRING_COLUMNS}
         self.codes: dict[str, np.ndarray] = {}
         self.values: dict[str, np.ndarray] = {}
 
@@ -162,13 +161,7 @@ class Records:
             self.parts[name].append(batch.column(name).to_numpy(zero_copy_only=False).copy())
         self.parts["rid"].append(pa.concat_arrays([batch.column("rid"), _NO_IDS]))
         for sql, column in _SQL_NAMES.items():
-            encoded = pc.dictionary_encode(batch.column(sql))
-            known = self.known[column]
-            local = encoded.dictionary.to_pylist()
-            mapping = np.fromiter((known.setdefault(v, len(known)) for v in local),
-                                  dtype=np.int32, count=len(local))
-            self.chunks[column].append(
-                mapping[encoded.indices.to_numpy(zero_copy_only=False)])
+            self.chunks[column].append(pc.dictionary_encode(batch.column(sql)))
 
     def finish(self) -> None:
         """Concatenate the batches."""
@@ -183,14 +176,25 @@ class Records:
         self.h = cat(self.parts["h"], np.uint64)
         self.rid = Ids(pa.chunked_array(self.parts["rid"], type=pa.string()))
         for column, chunks in self.chunks.items():
-            # sorted dictionary, narrow codes: one or two bytes a record for most columns
-            self.codes[column], self.values[column] = recode(
-                cat(chunks, np.int32), np.asarray(list(self.known[column]), dtype=object))
+            # one dictionary for all batches (unified by Arrow, not value by value in Python),
+            # then sorted with narrow codes: one or two bytes a record for most columns
+            self.codes[column], self.values[column] = recode(*_unified(chunks))
+            chunks.clear()
         self.parts.clear()
-        self.known.clear()
 
     def __len__(self) -> int:
         return len(self.state)
+
+
+def _unified(chunks: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int32) and values (object array) of dictionary-encoded Arrow batches."""
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=object)
+    unified = pa.chunked_array(chunks).unify_dictionaries()
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+                            for c in unified.chunks])
+    values = np.asarray(unified.chunk(0).dictionary.to_pylist(), dtype=object)
+    return codes, values
 
 
 def _scan_sql(files: Sequence[FastFile], since: int | None, until: int | None,
@@ -515,16 +519,20 @@ class _Partials:
 def _group(codes: dict[str, np.ndarray], values: dict[str, np.ndarray],
            parts: _Partials) -> UsageTable:
     """Merge partial aggregates with the same key: count, earliest (time, id), latest time,
-    latest named (time, id, name), as ``Aggregator._merge`` does."""
+    latest named (time, id, name), as ``Aggregator._merge`` does. Consumes ``codes`` and
+    ``values`` (emptied as it goes, to keep the peak low)."""
     sorted_codes: dict[str, np.ndarray] = {}
     sorted_values: dict[str, np.ndarray] = {}
-    for column in STRING_COLUMNS:
-        sorted_codes[column], sorted_values[column] = recode(codes[column], values[column])
+    for column in STRING_COLUMNS:  # popped: the wide input codes go as soon as recoded
+        sorted_codes[column], sorted_values[column] = recode(codes.pop(column),
+                                                             values.pop(column))
     key = combine([sorted_codes[c] for c in SORT_COLUMNS])
     lo = np.asarray(parts.lo, dtype=np.int64)
     order = np.lexsort((lo, key))
     skey, slo = key[order], lo[order]
+    del key
     starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]]) if len(order) else order
+    del skey
     ends = np.r_[starts[1:], len(order)].astype(np.int64)
     groups = np.repeat(np.arange(len(starts)), ends - starts)
     count = np.add.reduceat(np.asarray(parts.n, np.int64)[order], starts) if len(starts) else lo
@@ -536,6 +544,7 @@ def _group(codes: dict[str, np.ndarray], values: dict[str, np.ndarray],
     snmt = np.asarray(parts.nmt, np.int64)[order]
     top = np.maximum.reduceat(snmt, starts) if len(starts) else lo
     named = (snmt == top[groups]) & (top[groups] > _NO_TIME)
+    del snmt
     chosen = _pick(order, groups, named, parts.nm_id, best=max, n_groups=len(starts))
     name_codes, name_values = _name_codes(
         sorted_codes["principal_name"], sorted_values["principal_name"], chosen)
@@ -605,8 +614,10 @@ def run(
     release_memory()  # DuckDB's buffers are gone: give their pages back before grouping
     out = []
     for w, agg in enumerate(aggs):
+        buckets = job.buckets(w)
         table = job.table(w)
-        out.append((table, job.buckets(w), _report(job, w, agg, reports[w], table)))
+        out.append((table, buckets, _report(job, w, agg, reports[w], table)))
+        release_memory()  # each window's grouping temporaries, before the next one's
     del job
     release_memory()
     for (_, _, window_report), mine in zip(out, own, strict=True):
