@@ -26,6 +26,8 @@ duplicate member name (DuckDB keeps the first value, orjson the last) and traili
 
 from __future__ import annotations
 
+from ._records import KEY_COLUMNS
+
 USER = "STRUCT(id VARCHAR, userPrincipalName VARCHAR, displayName VARCHAR)"
 APP = "STRUCT(servicePrincipalId VARCHAR, appId VARCHAR, displayName VARCHAR)"
 PROP = "STRUCT(displayName VARCHAR, newValue VARCHAR, oldValue VARCHAR)"
@@ -265,18 +267,5 @@ def suspect_value(column: str) -> str:
     return f"regexp_matches({column}, {_quote(_SUSPECT)})"
 
 
-KEY = (
-    "pid",
-    "ptype",
-    "service",
-    "category",
-    "activity",
-    "operation_type",
-    "result",
-    "target_type",
-    "target_id",
-    "related_group_id",
-    "modified_properties",
-    "property_values",
-)
+KEY = tuple({"principal_id": "pid", "principal_type": "ptype"}.get(c, c) for c in KEY_COLUMNS)
 """Grouping key of kept rows (``_records.KEY_COLUMNS`` order)."""

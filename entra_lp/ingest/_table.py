@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ._records import USAGE_COLUMNS
+from ._records import KEY_COLUMNS, USAGE_COLUMNS
 
 STRING_COLUMNS: tuple[str, ...] = tuple(
     c for c in USAGE_COLUMNS
@@ -27,17 +27,7 @@ STRING_COLUMNS: tuple[str, ...] = tuple(
 """Dictionary-encoded columns (every string column but ``example_id``)."""
 
 SORT_COLUMNS: tuple[str, ...] = (
-    "principal_id",
-    "service",
-    "category",
-    "activity",
-    "operation_type",
-    "result",
-    "target_type",
-    "target_id",
-    "related_group_id",
-    "modified_properties",
-    "property_values",
+    *(c for c in KEY_COLUMNS if c != "principal_type"),
     "principal_type",
 )
 """Row order of the usage rows: principal, activity signature, then target (the key)."""
