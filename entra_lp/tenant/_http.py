@@ -218,6 +218,7 @@ class GraphHttp:
         self.on_retry = on_retry
         self.observers: list[Callable[[RequestRecord], None]] = []
         self._http: Any = None
+        self._pools: list[Any] = []  # httpx transports to close (see start)
         self.adapter: Any = None
         self.client: Any = None
 
@@ -246,6 +247,9 @@ class GraphHttp:
         trust_env = (not loopback) if self._trust_env is None else self._trust_env
         timeout = httpx.Timeout(self._timeout, connect=min(30.0, self._timeout))
         raw = httpx.AsyncClient(timeout=timeout, trust_env=trust_env, http2=not loopback)
+        # The SDK wraps these in a transport whose aclose() does nothing: close them ourselves,
+        # or every pooled connection leaks until garbage collection.
+        self._pools = [raw._transport, *(t for t in raw._mounts.values() if t is not None)]
         no_sdk_retry = RetryHandlerOption(max_retries=0, should_retry=False)
         self._http = GraphClientFactory.create_with_default_middleware(
             client=raw, options={RetryHandlerOption.get_key(): no_sdk_retry}
@@ -262,6 +266,9 @@ class GraphHttp:
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
+        pools, self._pools = self._pools, []
+        for pool in pools:
+            await pool.aclose()
 
     # ---- URLs ---------------------------------------------------------------------------
     def url(self, target: str, query: Mapping[str, Any] | None = None, api: str = "v1.0") -> str:

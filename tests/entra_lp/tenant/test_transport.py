@@ -253,3 +253,22 @@ def test_async_token_credentials_are_accepted(fake) -> None:
 def test_a_string_is_not_a_credential(fake) -> None:
     with pytest.raises(TenantError, match="TokenCredential"):
         Tenant.connect("eyJ-a-raw-token", base_url=fake.v1, beta_url=fake.beta)
+
+
+def test_close_releases_every_pooled_connection(fake, credential, monkeypatch) -> None:
+    """msgraph-sdk wraps httpx's pool in a transport whose aclose() does nothing; closing the
+    Tenant must still close the pool, or each connection leaks until garbage collection."""
+    import gc
+    import warnings
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    t = Tenant.connect(credential, base_url=fake.v1, beta_url=fake.beta,
+                       retry=RetryPolicy(max_retries=0, jitter=False))
+    assert t.directory_snapshot(include=["users"]).users  # opens pooled connections
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        t.close()
+        del t  # an unclosed socket only speaks up when collected
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
