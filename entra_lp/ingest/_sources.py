@@ -230,6 +230,15 @@ def _csv_field_limit() -> Iterator[None]:
 
 def _csv(name: str, fh: IO[bytes]) -> Iterator[Item]:
     text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        yield from _csv_rows(name, text)
+    finally:
+        # ``fh`` belongs to the caller's ``with``; a wrapper left attached when a consumer stops
+        # early would be collected "unclosed" (ResourceWarning) before that ``with`` closes it.
+        text.detach()
+
+
+def _csv_rows(name: str, text: IO[str]) -> Iterator[Item]:
     with _csv_field_limit():
         reader = csv.reader(text)
         try:

@@ -242,3 +242,23 @@ def test_arbitrary_bytes_never_crash(tmp_path_factory: pytest.TempPathFactory, b
     path.write_bytes(orjson.dumps(record("Directory_ok")) + b"\n" + blob)
     log = read_audit_logs(path)
     assert log.report.records_parsed + log.report.records_rejected == log.report.records_read
+
+
+def test_a_csv_read_stopped_early_leaks_no_file_handle(tmp_path: Path) -> None:
+    """A consumer that stops part-way through a CSV (a bad record, a window already full)
+    must not leave the text wrapper to be collected "unclosed": under an error filter that
+    ResourceWarning fails whatever test happens to be running when it is collected."""
+    import gc
+    import warnings
+
+    from entra_lp.ingest._sources import Counters, read_file
+
+    path = tmp_path / "AuditLogs.csv"
+    path.write_text("Id,OperationName\nr1,Add user\nr2,Delete user\n", encoding="utf-8")
+    items = read_file(path, Counters())
+    assert next(items)[0].endswith(":2")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        del items
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
