@@ -428,14 +428,14 @@ def _targets(table: UsageTable, long: _Long) -> pd.DataFrame:
 
 
 def _categorical(codes: np.ndarray, values: np.ndarray) -> pd.Categorical:
-    """``values[codes]`` as a categorical over the values used, in sorted order."""
-    used, dense = np.unique(codes, return_inverse=True)
-    ordered = np.asarray(values, dtype=object)[used]
-    order = np.argsort(ordered.astype(str), kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return pd.Categorical.from_codes(rank[dense.reshape(-1)],
-                                     categories=pd.Index(ordered[order], dtype="str"))
+    """``values[codes]`` as a categorical over the values used. ``values`` are distinct and
+    sorted (a stage-1 dictionary, or ``np.unique`` output), so the categories are too."""
+    codes = np.asarray(codes, dtype=np.int64)
+    used = np.flatnonzero(np.bincount(codes, minlength=len(values)))
+    dense = np.zeros(len(values), dtype=np.int64)
+    dense[used] = np.arange(len(used))
+    return pd.Categorical.from_codes(
+        dense[codes], categories=pd.Index(np.asarray(values, dtype=object)[used], dtype="str"))
 
 
 def _activity_table(table: UsageTable, rows: np.ndarray, kinds: np.ndarray | None

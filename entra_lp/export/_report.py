@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import EntraLPError, RecommendationError
+from ..pim import ACTIVATION_SETTINGS
 from ..recommendation import (
     AssignmentProposal,
     AttestationItem,
@@ -801,19 +802,9 @@ def scope_summary(ctx: ReportContext, role: RoleProposal) -> str:
 
 
 # ---- PIM ------------------------------------------------------------------------------------
-_NOT_FOR_ACTIVE_ONLY = frozenset(
-    {
-        "max_activation_hours",
-        "require_mfa",
-        "authentication_context",
-        "require_justification",
-        "require_ticket",
-        "require_approval",
-        "eligibility_expiry_days",
-    }
-)
-"""Settings that do not apply to a role held actively only (``entra_lp.pim`` says the same in
-each rationale): activation gates and the expiry of eligibility nobody has."""
+_NOT_FOR_ACTIVE_ONLY = frozenset({*ACTIVATION_SETTINGS, "eligibility_expiry_days"})
+"""Settings that do not apply to a role held actively only, as ``entra_lp.pim`` decides them:
+activation gates and the expiry of eligibility nobody has."""
 _NOT_APPLYING = "does not apply: the role is held actively only, so nobody activates it"
 
 

@@ -618,8 +618,7 @@ def run(
         table = job.table(w)
         out.append((table, buckets, _report(job, w, agg, reports[w], table)))
         release_memory()  # each window's grouping temporaries, before the next one's
-    del job
-    release_memory()
+    del job  # its pages go back to the OS in read_audit_logs, with the rest of the scan's
     for (_, _, window_report), mine in zip(out, own, strict=True):
         window_report.encoding_repairs += counters.encoding_repairs + mine.encoding_repairs
     return out

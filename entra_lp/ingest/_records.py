@@ -372,19 +372,9 @@ CANONICALIZERS: dict[str, Callable[..., Canon]] = {
 
 
 USAGE_COLUMNS: tuple[str, ...] = (
-    "principal_id",
+    KEY_COLUMNS[0],
     "principal_name",
-    "principal_type",
-    "service",
-    "category",
-    "activity",
-    "operation_type",
-    "result",
-    "target_type",
-    "target_id",
-    "related_group_id",
-    "modified_properties",
-    "property_values",
+    *KEY_COLUMNS[1:],
     "count",
     "first_seen",
     "last_seen",

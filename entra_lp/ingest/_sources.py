@@ -241,28 +241,24 @@ def _csv(name: str, fh: IO[bytes]) -> Iterator[Item]:
 def _csv_rows(name: str, text: IO[str]) -> Iterator[Item]:
     with _csv_field_limit():
         reader = csv.reader(text)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield f"{name}:1", BadItem("", f"unreadable CSV header ({exc})")
-            return
-        columns = [_UTC_SUFFIX.sub("", h.strip()) for h in header]
+        columns: list[str] | None = None
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield f"{name}:{reader.line_num}", BadItem("", f"malformed CSV ({exc})")
+                where, what = ((1, "unreadable CSV header") if columns is None
+                               else (reader.line_num, "malformed CSV"))
+                yield f"{name}:{where}", BadItem("", f"{what} ({exc})")
                 return
-            if not any(cell.strip() for cell in row):
-                continue
-            yield (
-                f"{name}:{reader.line_num}",
-                {c: (v if v != "" else None) for c, v in zip(columns, row, strict=False)},
-            )
+            if columns is None:
+                columns = [_UTC_SUFFIX.sub("", h.strip()) for h in row]
+            elif any(cell.strip() for cell in row):
+                yield (
+                    f"{name}:{reader.line_num}",
+                    {c: (v if v != "" else None) for c, v in zip(columns, row, strict=False)},
+                )
 
 
 def first_line(fh: IO[bytes]) -> bytes:

@@ -460,24 +460,21 @@ def _derived_id(base: str) -> str:
 def _administrative_units(profile: Profile, tenant_id: str,
                           objects: dict[str, Objects]) -> tuple[AdministrativeUnit, ...]:
     users, groups, devices = objects["user"], objects["group"], objects["device"]
-    out = []
-    for r, region in enumerate(profile.regions):
-        members = [MemberRef(type="user", id=users.ids[i])
-                   for i in range(len(users)) if users.region[i] == r]
-        members += [MemberRef(type="device", id=devices.ids[i])
-                    for i in range(len(devices)) if devices.region[i] == r]
-        out.append(AdministrativeUnit(id=_au_id(tenant_id, 1, r),
-                                      display_name=f"Region - {region.name}",
-                                      members=tuple(members)))
-    for b, unit in enumerate(profile.business_units):
-        members = [MemberRef(type="user", id=users.ids[i])
-                   for i in range(len(users)) if users.unit[i] == b]
-        members += [MemberRef(type="group", id=groups.ids[i])
-                    for i in range(len(groups)) if groups.unit[i] == b]
-        out.append(AdministrativeUnit(id=_au_id(tenant_id, 2, b),
-                                      display_name=f"Business unit - {unit}",
-                                      members=tuple(members)))
-    return tuple(out)
+
+    def unit(kind: int, index: int, name: str, members: list[tuple[str, Objects, list[int]]]
+             ) -> AdministrativeUnit:
+        refs = [MemberRef(type=type_, id=objs.ids[i])
+                for type_, objs, home in members for i in range(len(objs)) if home[i] == index]
+        return AdministrativeUnit(id=_au_id(tenant_id, kind, index), display_name=name,
+                                  members=tuple(refs))
+
+    regions = [unit(1, r, f"Region - {region.name}",
+                    [("user", users, users.region), ("device", devices, devices.region)])
+               for r, region in enumerate(profile.regions)]
+    units = [unit(2, b, f"Business unit - {name}",
+                  [("user", users, users.unit), ("group", groups, groups.unit)])
+             for b, name in enumerate(profile.business_units)]
+    return (*regions, *units)
 
 
 def _au_id(tenant_id: str, kind: int, n: int) -> str:
