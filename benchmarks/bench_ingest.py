@@ -8,7 +8,7 @@ before and after), the time of ``read_audit_logs`` on the same file, events/s, b
 the child's peak RSS. Medians over repeats go to ``benchmarks/results/ingest.json`` and a
 table. The machine is shared: the load average is recorded with every measurement.
 
-Usage: ``python benchmarks/bench_ingest.py [--records N] [--large M] [--repeats R]
+Usage: ``python benchmarks/bench_ingest.py [--records N] [--large M[,M2...]] [--repeats R]
 [--large-repeats R]
 [--inputs realistic,adversarial] [--engine auto|duckdb|python] [--data DIR] [--out FILE]``.
 """
@@ -113,7 +113,8 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--large", type=int, default=0, help="a second, larger size (0: none)")
+    ap.add_argument("--large", default="0",
+                    help="larger sizes, comma-separated, run --large-repeats times (0: none)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--large-repeats", type=int, default=1)
     ap.add_argument("--inputs", default="realistic,adversarial")
@@ -127,7 +128,7 @@ def main() -> int:
         print(json.dumps(child(args.child, args.engine, args.usage)))
         return 0
     results = []
-    sizes = [args.records] + ([args.large] if args.large else [])
+    sizes = [args.records] + [int(n) for n in args.large.split(",") if int(n)]
     with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
         folder = args.data or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

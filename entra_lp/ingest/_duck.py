@@ -5,8 +5,9 @@ How a run goes (``run``), for one or more consecutive time windows at once:
 
 1. One parallel scan of every JSON-lines file (``_duck_sql.projection``) turns each record
    into its canonical fields and streams them out as Arrow batches. Each string column is
-   dictionary-encoded batch by batch (Arrow, in C++), so Python holds one int32 code per
-   record and column plus each distinct value once, and the record ids in one Arrow buffer.
+   dictionary-encoded batch by batch (Arrow, in C++), so Python holds one narrow code per
+   record and column plus each distinct value once; the record ids go to a memory-mapped
+   file (``_scan``).
    Records the SQL cannot vouch for (``state = 1``) are only counted; so are records outside
    ``since``/``until`` (``state = 2``). DuckDB never holds more than a few batches.
 2. Key values the SQL kept verbatim (service, category, activity, ...) are checked once per
@@ -23,10 +24,11 @@ How a run goes (``run``), for one or more consecutive time windows at once:
    would, good ones are kept. A file whose line count DuckDB and Python disagree on raises
    :class:`Fallback`; the caller then reruns the whole input on the Python engine and says so
    in ``report.notes`` (exact, but at Python speed).
-5. Grouping, per window, in numpy: records (and the Python path's rows) are sorted by their
-   combined key code and time; per group the count, the earliest ``(time, id)`` (the
-   example), the latest time and the latest named ``(time, id, name)``. Ties in time are
-   settled by comparing the ids, as the Python engine does.
+5. Grouping, per window, in numpy (``_group``), a slice of principals at a time: records
+   (and the Python path's rows) are sorted by their combined key code and time; per group
+   the count, the earliest ``(time, id)`` (the example), the latest time and the latest
+   named ``(time, id, name)``. Ties in time are settled by comparing the ids, as the Python
+   engine does.
 
 Hashes are DuckDB's 64-bit ``hash(id)``; two *different* ids are only confused when their
 hashes collide *and* they sit in the same usage row with the same timestamp and name
@@ -45,7 +47,7 @@ import shutil
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,23 +56,26 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from entra_lp._memory import release_memory
 from entra_lp.errors import IngestError
 
 from . import _duck_sql as q
 from . import _sources
-from ._aggregate import _NO_TIME, BUCKET_US, Aggregator, utc_us
+from ._aggregate import BUCKET_US, Aggregator, utc_us
+from ._group import group_windows
 from ._records import EVENT_HUB, FORMATS, GRAPH, KEY_COLUMNS, detect_record
-from ._table import SORT_COLUMNS, STRING_COLUMNS, Ids, UsageTable, combine, recode
+from ._scan import Records
+from ._table import STRING_COLUMNS, UsageTable, dictionary
 from .report import MAX_SAMPLES, FileReport, IngestReport
 
 MEMORY_LIMIT = os.environ.get("ENTRA_LP_DUCKDB_MEMORY", "512MB")
 """DuckDB's memory limit for one ingest (the scan streams; this bounds its buffers)."""
-BATCH_ROWS = 1 << 17
-"""Records per Arrow batch handed from DuckDB to Python."""
+BATCH_ROWS = int(os.environ.get("ENTRA_LP_DUCKDB_BATCH", "16384"))
+"""Records per Arrow batch handed from DuckDB to Python (DuckDB buffers a few batches
+ahead: small batches keep its share of the scan's memory small, at no cost in speed)."""
+SLICE_ROWS = 1 << 20
+"""Records whose bucket keys are counted at once."""
 _BOM = b"\xef\xbb\xbf"
 _FORMS = {GRAPH: "graph", EVENT_HUB: "event_hub"}
 # SQL column -> usage column, for the string columns the scan returns.
@@ -79,8 +84,31 @@ _SQL_NAMES = dict(zip(
     ("principal_id", "principal_name", "principal_type", *KEY_COLUMNS[2:]),
     strict=True,
 ))
-_KEYS = tuple(c for c in STRING_COLUMNS if c != "principal_name")
-_NO_IDS = pa.array([], type=pa.string())
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """The values that occur more than once in ``hashes`` (sorted; ``hashes`` is consumed)."""
+    hashes.sort()
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+
+
+def _member(values: np.ndarray, array: np.ndarray, step: int = 1 << 20) -> np.ndarray:
+    """``np.isin(array, values)`` for sorted ``values``, a slice of ``array`` at a time (its
+    temporaries stay the size of a slice)."""
+    out = np.zeros(len(array), dtype=bool)
+    for start in range(0, len(array), step):
+        part = array[start:start + step]
+        at = np.minimum(np.searchsorted(values, part), len(values) - 1)
+        out[start:start + step] = values[at] == part
+    return out
+
+
+def _release_duckdb(con: Any) -> None:
+    """Make DuckDB hand back the memory its allocator keeps cached after a query (a few
+    hundred MB after the scan, held until the connection closes otherwise): lowering the
+    limit evicts it; the limit is then restored for the queries to come."""
+    con.execute("SET memory_limit = '16MB'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 
 class Fallback(Exception):
@@ -143,60 +171,6 @@ def _connection() -> Iterator[Any]:
         shutil.rmtree(spill, ignore_errors=True)
 
 
-class Records:
-    """Every record the scan returned: numeric columns and string codes as numpy arrays,
-    distinct string values per column, ids as Arrow strings."""
-
-    def __init__(self) -> None:
-        self.parts: dict[str, list[Any]] = {k: [] for k in ("f", "state", "t", "h", "rid")}
-        self.chunks: dict[str, list[Any]] = {c: [] for c in STRING_COLUMNS}
-        self.codes: dict[str, np.ndarray] = {}
-        self.values: dict[str, np.ndarray] = {}
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        """One Arrow batch of the scan: string columns become codes into one growing
-        dictionary per column (the batch's own dictionary is mapped, not every value)."""
-        # Copies: a column viewed as is would keep the whole batch (every string) alive.
-        for name in ("f", "state", "t", "h"):
-            self.parts[name].append(batch.column(name).to_numpy(zero_copy_only=False).copy())
-        self.parts["rid"].append(pa.concat_arrays([batch.column("rid"), _NO_IDS]))
-        for sql, column in _SQL_NAMES.items():
-            self.chunks[column].append(pc.dictionary_encode(batch.column(sql)))
-
-    def finish(self) -> None:
-        """Concatenate the batches."""
-        def cat(parts: list[Any], dtype: Any) -> np.ndarray:
-            out = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
-            parts.clear()
-            return out
-
-        self.f = cat(self.parts["f"], np.uint16)
-        self.state = cat(self.parts["state"], np.uint8)
-        self.t = cat(self.parts["t"], np.int64)
-        self.h = cat(self.parts["h"], np.uint64)
-        self.rid = Ids(pa.chunked_array(self.parts["rid"], type=pa.string()))
-        for column, chunks in self.chunks.items():
-            # one dictionary for all batches (unified by Arrow, not value by value in Python),
-            # then sorted with narrow codes: one or two bytes a record for most columns
-            self.codes[column], self.values[column] = recode(*_unified(chunks))
-            chunks.clear()
-        self.parts.clear()
-
-    def __len__(self) -> int:
-        return len(self.state)
-
-
-def _unified(chunks: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (int32) and values (object array) of dictionary-encoded Arrow batches."""
-    if not chunks:
-        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=object)
-    unified = pa.chunked_array(chunks).unify_dictionaries()
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-                            for c in unified.chunks])
-    values = np.asarray(unified.chunk(0).dictionary.to_pylist(), dtype=object)
-    return codes, values
-
-
 def _scan_sql(files: Sequence[FastFile], since: int | None, until: int | None,
               values: frozenset[str]) -> str:
     scans = " UNION ALL ".join(
@@ -216,8 +190,8 @@ class DuckRun:
         self.aggs = aggs
         self.files = files
         self.by_index = {f.index: f for f in files}
-        self.rec = Records()
-        self.window = np.zeros(0, dtype=np.int64)
+        self.rec = Records(_SQL_NAMES)
+        self.window = np.zeros(0, dtype=np.int8)
         self.copies: list[tuple[int, int, int, str, int]] = []  # (file, line, hash, id, t)
         self.py_dups: list[list[tuple[int, int, str]]] = [[] for _ in aggs]
         self.duplicates = [0] * len(aggs)
@@ -237,14 +211,21 @@ class DuckRun:
         self.con.execute("SET preserve_insertion_order = false")  # order is not needed here
         sql = _scan_sql(self.files, self.since_us, self.until_us, self.aggs[0].values)
         reader = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            self.rec.add(batch)
-        self.rec.finish()
+        try:
+            for batch in reader:
+                self.rec.add(batch)
+            del reader
+            _release_duckdb(self.con)
+            release_memory()  # and Arrow's pool, which keeps the batches' pages too
+            self.rec.finish()
+        except BaseException:
+            self.rec.discard()
+            raise
         self.con.execute("SET preserve_insertion_order = true")
         rec = self.rec
         cuts = np.array([a.since_us for a in self.aggs[1:] if a.since_us is not None],
                         dtype=np.int64)  # later windows start at the split
-        self.window = np.searchsorted(cuts, rec.t, side="right")
+        self.window = np.searchsorted(cuts, rec.t, side="right").astype(np.int8)
         self.dropped = np.zeros(len(rec), dtype=bool)
         self._check_values()
         self._count_files()
@@ -289,14 +270,18 @@ class DuckRun:
         rec = self.rec
         found: set[int] = set()
         for w in range(len(self.aggs)):
-            sel = np.flatnonzero((rec.state == 0) & (self.window == w))
+            mask = (rec.state == 0) & (self.window == w)
+            # most logs have no copy at all: find the repeated hashes with one sorted copy of
+            # the hashes, then look only at the records that carry one of them
+            repeated = _repeated(rec.h[mask])
+            if not len(repeated):
+                continue
+            sel = np.flatnonzero(mask & _member(repeated, rec.h))
             order = sel[np.argsort(rec.h[sel], kind="stable")]
             hs = rec.h[order]
-            new = np.r_[True, hs[1:] != hs[:-1]] if len(hs) else np.zeros(0, dtype=bool)
+            new = np.r_[True, hs[1:] != hs[:-1]]
             run = np.cumsum(new) - 1
-            pos = np.flatnonzero(np.bincount(run)[run] > 1) if len(hs) else run
-            if not len(pos):
-                continue
+            pos = np.flatnonzero(np.bincount(run)[run] > 1)
             members = order[pos]
             heads = order[np.flatnonzero(new)][run[pos]]
             same = rec.t[members] == rec.t[heads]
@@ -419,168 +404,54 @@ class DuckRun:
         return [text for _, _, text in sorted(found)[:MAX_SAMPLES]]
 
     # ---- step 5: results ---------------------------------------------------------------------
-    def table(self, w: int) -> UsageTable:
-        """A window's usage rows, merged with its Python path's rows."""
-        rec, agg = self.rec, self.aggs[w]
-        sel = np.flatnonzero((rec.state == 0) & (self.window == w) & ~self.dropped)
-        py = list(agg.rows.items())
-        codes, values = {}, {}
-        for column in STRING_COLUMNS:
-            extra = [s[4] for _, s in py] if column == "principal_name" else [
-                k[KEY_COLUMNS.index(column)] for k, _ in py]
-            base = rec.values[column]
-            values[column] = np.concatenate([base, np.asarray(extra, dtype=object)])
-            codes[column] = np.concatenate([
-                rec.codes[column][sel],
-                np.arange(len(base), len(base) + len(extra), dtype=np.int32)])
-        t = rec.t[sel]
-        named = np.array([v != "" for v in rec.values["principal_name"]], dtype=bool)
-        has_name = named[rec.codes["principal_name"][sel]] if len(sel) else np.zeros(0, bool)
-        parts = _Partials(
-            n=np.concatenate([np.ones(len(sel), np.int32), [s[0] for _, s in py]]),
-            lo=np.concatenate([t, [s[1] for _, s in py]]),
-            hi=np.concatenate([t, [s[2] for _, s in py]]) if py else t,
-            nmt=np.concatenate([np.where(has_name, t, _NO_TIME), [s[5] for _, s in py]]),
-            lo_id=_Ids(rec, sel, [s[3] for _, s in py]),
-            nm_id=_Ids(rec, sel, [s[6] for _, s in py]),
-        )
-        return _group(codes, values, parts)
+    def tables(self) -> list[UsageTable]:
+        """Every window's usage rows, merged with its Python path's rows (consumes the
+        records' codes and times: the buckets come first)."""
+        rec = self.rec
+        kept = (rec.state == 0) & ~self.dropped
+        return group_windows(rec, [kept & (self.window == w) for w in range(len(self.aggs))],
+                             [list(agg.rows.items()) for agg in self.aggs])
 
     def buckets(self, w: int) -> pd.DataFrame:
-        """A window's principal x 15-minute success counts (copies counted once)."""
+        """A window's principal x 15-minute success counts (copies counted once), counted
+        a slice of records at a time on one int64 key per record."""
         rec, agg = self.rec, self.aggs[w]
         success = np.array([v == "success" for v in rec.values["result"]], dtype=bool)
         mask = (rec.state == 0) & (self.window == w) & ~self.dropped
         if len(rec):
             mask &= success[rec.codes["result"]]
-        sel = np.flatnonzero(mask)
-        t = rec.t[sel]
         py = sorted(agg.buckets.items())
         base = rec.values["principal_id"]
-        pids = np.concatenate([rec.codes["principal_id"][sel],
-                               np.arange(len(base), len(base) + len(py), dtype=np.int32)])
-        pid_codes, pid_values = recode(
-            pids, np.concatenate([base, np.asarray([p for (p, _), _ in py], dtype=object)]))
-        starts = np.concatenate([t - t % BUCKET_US, np.asarray([b for (_, b), _ in py], np.int64)])
-        counts = np.concatenate([np.ones(len(sel), np.int64),
-                                 np.asarray([c for _, c in py], np.int64)])
-        order = np.lexsort((starts, pid_codes))
-        key_p, key_b = pid_codes[order], starts[order]
-        # a window without successes has no bucket (np.r_[True] would make one edge)
-        edge = np.flatnonzero(np.r_[True, (key_p[1:] != key_p[:-1]) | (key_b[1:] != key_b[:-1])]
-                              ) if len(order) else order
-        total = np.add.reduceat(counts[order], edge) if len(edge) else counts[:0]
+        used = np.ones(len(base) + len(py), dtype=bool)
+        used[:len(base)] = np.bincount(rec.codes["principal_id"][mask].astype(np.int64),
+                                       minlength=len(base)) > 0
+        every = np.concatenate([base, np.asarray([p for (p, _), _ in py], dtype=object)])
+        codes, pid_values = dictionary(every[used])
+        lookup = np.zeros(len(every), dtype=np.int64)
+        lookup[used] = codes
+        # key: principal code, then the 15-minute bucket number shifted to be positive (year
+        # 1 is -2**26 buckets from 1970)
+        span, shift = 1 << 40, 1 << 39
+        keys, counts = [], []
+        for start in range(0, len(rec), SLICE_ROWS):
+            part = slice(start, start + SLICE_ROWS)
+            sel = np.flatnonzero(mask[part]) + start
+            key = (lookup[rec.codes["principal_id"][sel]] * span + shift
+                   + rec.t[sel] // BUCKET_US)
+            k, c = np.unique(key, return_counts=True)
+            keys.append(k)
+            counts.append(c.astype(np.int64))
+        keys.append(lookup[len(base) + np.arange(len(py), dtype=np.int64)] * span + shift
+                    + np.asarray([b for (_, b), _ in py], np.int64) // BUCKET_US)
+        counts.append(np.asarray([c for _, c in py], np.int64))
+        key, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+        total = np.bincount(inverse.reshape(-1), weights=np.concatenate(counts),
+                            minlength=len(key)).astype(np.int64)
         return pd.DataFrame({
-            "principal_id": pd.array(pid_values[key_p[edge]], dtype="str"),
-            "bucket_start": utc_us(key_b[edge]),
-            "count": np.asarray(total, dtype=np.int64),
+            "principal_id": pd.array(pid_values[key // span], dtype="str"),
+            "bucket_start": utc_us((key % span - shift) * BUCKET_US),
+            "count": total,
         })
-
-
-class _Ids:
-    """Ids of the selected records followed by the Python path's ids."""
-
-    def __init__(self, rec: Records, sel: np.ndarray, extra: list[str]) -> None:
-        self.rec, self.sel, self.extra = rec, sel, extra
-
-    def ids(self, index: np.ndarray) -> Ids:
-        """Ids at ``index`` (records' ids by reference)."""
-        index = np.asarray(index, dtype=np.int64)
-        if not (index >= len(self.sel)).any():
-            return self.rec.rid.take(self.sel[index])
-        return Ids.of(self.strings(index))
-
-    def strings(self, index: np.ndarray) -> list[str]:
-        """Ids at ``index`` as Python strings."""
-        index = np.asarray(index, dtype=np.int64)
-        n = len(self.sel)
-        out = [""] * len(index)
-        mine = np.flatnonzero(index < n)
-        for i, value in zip(mine.tolist(), self.rec.rid.strings(self.sel[index[mine]]),
-                            strict=True):
-            out[i] = value
-        for i in np.flatnonzero(index >= n).tolist():
-            out[i] = self.extra[int(index[i]) - n]
-        return out
-
-
-@dataclass
-class _Partials:
-    """Partial aggregates to merge per key: records (n = 1) and the Python path's rows."""
-
-    n: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-    nmt: np.ndarray  # time of the named record, _NO_TIME when none
-    lo_id: _Ids
-    nm_id: _Ids
-
-
-def _group(codes: dict[str, np.ndarray], values: dict[str, np.ndarray],
-           parts: _Partials) -> UsageTable:
-    """Merge partial aggregates with the same key: count, earliest (time, id), latest time,
-    latest named (time, id, name), as ``Aggregator._merge`` does. Consumes ``codes`` and
-    ``values`` (emptied as it goes, to keep the peak low)."""
-    sorted_codes: dict[str, np.ndarray] = {}
-    sorted_values: dict[str, np.ndarray] = {}
-    for column in STRING_COLUMNS:  # popped: the wide input codes go as soon as recoded
-        sorted_codes[column], sorted_values[column] = recode(codes.pop(column),
-                                                             values.pop(column))
-    key = combine([sorted_codes[c] for c in SORT_COLUMNS])
-    lo = np.asarray(parts.lo, dtype=np.int64)
-    order = np.lexsort((lo, key))
-    skey, slo = key[order], lo[order]
-    del key
-    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]]) if len(order) else order
-    del skey
-    ends = np.r_[starts[1:], len(order)].astype(np.int64)
-    groups = np.repeat(np.arange(len(starts)), ends - starts)
-    count = np.add.reduceat(np.asarray(parts.n, np.int64)[order], starts) if len(starts) else lo
-    first = slo[starts]
-    last = np.maximum.reduceat(np.asarray(parts.hi, np.int64)[order], starts) if len(
-        starts) else lo
-    example = _pick(order, groups, slo == first[groups], parts.lo_id,
-                    best=min, n_groups=len(starts))
-    snmt = np.asarray(parts.nmt, np.int64)[order]
-    top = np.maximum.reduceat(snmt, starts) if len(starts) else lo
-    named = (snmt == top[groups]) & (top[groups] > _NO_TIME)
-    del snmt
-    chosen = _pick(order, groups, named, parts.nm_id, best=max, n_groups=len(starts))
-    name_codes, name_values = _name_codes(
-        sorted_codes["principal_name"], sorted_values["principal_name"], chosen)
-    out_codes = {c: sorted_codes[c][order[starts]] for c in _KEYS}
-    out_values = {c: sorted_values[c] for c in _KEYS}
-    out_codes["principal_name"], out_values["principal_name"] = name_codes, name_values
-    return UsageTable(out_codes, out_values, count, first, last,
-                      example_id=parts.lo_id.ids(example))
-
-
-def _name_codes(codes: np.ndarray, values: np.ndarray, chosen: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per group the code of its chosen element's name ("" when none was chosen)."""
-    if not (len(values) and values[0] == ""):  # sorted: "" comes first when present
-        values = np.concatenate([np.array([""], dtype=object), values])
-        codes = codes.astype(np.int32) + 1
-    out = np.zeros(len(chosen), dtype=np.int32)
-    has = chosen >= 0
-    out[has] = codes[chosen[has]]
-    return recode(out, values)
-
-
-def _pick(order: np.ndarray, groups: np.ndarray, candidate: np.ndarray,
-          ids: _Ids, *, best: Callable[..., str], n_groups: int) -> np.ndarray:
-    """Per group the element among its candidates with the ``best`` (min or max) id; -1 when
-    a group has none. Ties are rare (same time in one group), so they are settled in Python."""
-    chosen = np.full(n_groups, -1, dtype=np.int64)
-    pos = np.flatnonzero(candidate)
-    chosen[groups[pos]] = order[pos]
-    per_group = np.bincount(groups[pos], minlength=n_groups)
-    for g in np.flatnonzero(per_group > 1).tolist():
-        members = order[pos[groups[pos] == g]]
-        names = ids.strings(members)
-        chosen[g] = members[names.index(best(names))]
-    return chosen
-
 
 def run(
     aggs: list[Aggregator],
@@ -611,14 +482,14 @@ def run(
                                    for k, text in enumerate(agg.report.duplicate_samples)]
                 agg.report.duplicate_samples.clear()
         job.check_python_ids()
+        job.rec.drop_hashes()
     release_memory()  # DuckDB's buffers are gone: give their pages back before grouping
-    out = []
-    for w, agg in enumerate(aggs):
-        buckets = job.buckets(w)
-        table = job.table(w)
-        out.append((table, buckets, _report(job, w, agg, reports[w], table)))
-        release_memory()  # each window's grouping temporaries, before the next one's
-    del job  # its pages go back to the OS in read_audit_logs, with the rest of the scan's
+    buckets = [job.buckets(w) for w in range(len(aggs))]
+    tables = job.tables()
+    out = [(table, bucket, _report(job, w, agg, reports[w], table))
+           for w, (agg, table, bucket) in enumerate(zip(aggs, tables, buckets, strict=True))]
+    del job
+    release_memory()  # the records and grouping temporaries, before the principals table
     for (_, _, window_report), mine in zip(out, own, strict=True):
         window_report.encoding_repairs += counters.encoding_repairs + mine.encoding_repairs
     return out

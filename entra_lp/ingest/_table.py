@@ -12,6 +12,7 @@ stage 2 (``entra_lp.usage``) works on the codes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -84,8 +85,15 @@ class Ids:
             [chunks], type=chunks.type)
         lengths = [len(c) for c in self.chunks.chunks]
         self._offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-        self.index = (np.arange(self._offsets[-1], dtype=np.int64) if index is None
-                      else np.asarray(index, dtype=np.int64))
+        # None: every id in chunk order (no index array for a scan's millions of records)
+        self._index = None if index is None else np.asarray(index, dtype=np.int64)
+
+    @property
+    def index(self) -> np.ndarray:
+        """Position of each id in the chunks."""
+        if self._index is None:
+            return np.arange(self._offsets[-1], dtype=np.int64)
+        return self._index
 
     @classmethod
     def of(cls, strings: Sequence[str]) -> Ids:
@@ -93,23 +101,27 @@ class Ids:
         return cls(pa.array(list(strings), type=pa.string()))
 
     def __len__(self) -> int:
-        return len(self.index)
+        return int(self._offsets[-1]) if self._index is None else len(self._index)
 
     def take(self, index: np.ndarray) -> Ids:
         """The ids at ``index`` (no string is copied)."""
-        return Ids(self.chunks, self.index[np.asarray(index, dtype=np.int64)])
+        index = np.asarray(index, dtype=np.int64)
+        return Ids(self.chunks, index if self._index is None else self._index[index])
 
     def arrow(self) -> pa.Array:
         """The ids as one Arrow string array (taken chunk by chunk, then put in order)."""
-        if not len(self.index):
+        if self._index is None:
+            return self.chunks.combine_chunks() if self.chunks.num_chunks else pa.array(
+                [], type=pa.string())
+        if not len(self._index):
             return pa.array([], type=pa.string())
-        order = np.argsort(self.index, kind="stable")
-        where = self.index[order]
-        chunk = np.searchsorted(self._offsets, where, side="right") - 1
-        parts = []
-        for c in np.unique(chunk).tolist():
-            mine = where[chunk == c] - self._offsets[c]
-            parts.append(self.chunks.chunk(c).take(pa.array(mine)))
+        order = np.argsort(self._index, kind="stable")
+        where = self._index[order]
+        bounds = np.searchsorted(where, self._offsets).tolist()  # each chunk's run of `where`
+        parts = [
+            self.chunks.chunk(c).take(pa.array(where[a:b] - self._offsets[c]))
+            for c, (a, b) in enumerate(pairwise(bounds)) if b > a
+        ]
         taken = pa.concat_arrays(parts)
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
@@ -117,7 +129,7 @@ class Ids:
 
     def strings(self, index: np.ndarray | None = None) -> list[str]:
         """The ids (at ``index``) as Python strings."""
-        positions = self.index if index is None else self.index[np.asarray(index, np.int64)]
+        positions = self.index if index is None else self.take(index).index
         if len(positions) > 4096:
             return [str(x) for x in Ids(self.chunks, positions).arrow().to_pylist()]
         chunk = np.searchsorted(self._offsets, positions, side="right") - 1

@@ -79,36 +79,32 @@ def principals_frame(
     from ._aggregate import utc_us
 
     table = rows if isinstance(rows, UsageTable) else UsageTable.from_frame(rows)
-    systems = frozenset(s.casefold() for s in system_initiators)
     codes = table.codes["principal_id"]
+    if len(codes) > 1 and (codes[1:] < codes[:-1]).any():  # a table taken out of order
+        table = table.take(np.argsort(codes, kind="stable"))
+        codes = table.codes["principal_id"]
+    systems = frozenset(s.casefold() for s in system_initiators)
     ids = table.values["principal_id"]
     n = len(ids)
-    count = table.count
+    # rows are sorted by principal: per-principal sums and extremes over runs of rows
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
+    present = codes[starts]
+    count, first, last = table.count, table.first_us, table.last_us
     ok = table.codes["result"] == table.code_of("result", "success")
-    first, last = table.first_us, table.last_us
-    name_codes = table.codes["principal_name"]
-    records = np.bincount(codes, weights=count, minlength=n).astype(np.int64)
-    successes = np.bincount(codes, weights=np.where(ok, count, 0), minlength=n).astype(np.int64)
+    records, successes = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     hi = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(lo, codes, first)
-    np.maximum.at(hi, codes, last)
+    chosen_type = np.zeros(n, dtype=np.int32)
     chosen_name = np.full(n, "", dtype=object)
-    type_codes = table.codes["principal_type"]
-    chosen_type = np.empty(n, dtype=np.int32)
-    firsts = np.unique(codes, return_index=True)[1]
-    chosen_type[codes[firsts]] = type_codes[firsts]
-    named = np.flatnonzero(name_codes != table.code_of("principal_name", ""))
-    if len(named):
-        latest = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(latest, codes[named], last[named])
-        best = named[last[named] == latest[codes[named]]]
-        examples = table.example_id.strings(best)
-        pick = pd.DataFrame({"c": codes[best], "e": examples, "i": best}).sort_values(
-            ["c", "e"]).drop_duplicates("c", keep="last")
-        at = pick["i"].to_numpy()
-        chosen_name[codes[at]] = table.values["principal_name"][name_codes[at]]
-        chosen_type[codes[at]] = type_codes[at]
+    if len(starts):
+        records[present] = np.add.reduceat(count, starts)
+        successes[present] = np.add.reduceat(np.where(ok, count, 0), starts)
+        lo[present] = np.minimum.reduceat(first, starts)
+        hi[present] = np.maximum.reduceat(last, starts)
+        chosen_type[present] = table.codes["principal_type"][starts]  # first row's type
+        at = _latest_named(table, starts)
+        chosen_name[codes[at]] = table.values["principal_name"][table.codes["principal_name"][at]]
+        chosen_type[codes[at]] = table.codes["principal_type"][at]
     types = table.values["principal_type"][chosen_type] if n else np.array([], dtype=object)
     return pd.DataFrame(
         {
@@ -128,3 +124,24 @@ def principals_frame(
         },
         columns=list(_COLUMNS),
     )
+
+
+def _latest_named(table: UsageTable, starts: np.ndarray) -> np.ndarray:
+    """Per principal (run of rows from ``starts``) that has a named row, the named row with
+    the latest last time, ties going to the larger example id (the only ids read: a tied
+    principal's)."""
+    last = table.last_us
+    named = table.codes["principal_name"] != table.code_of("principal_name", "")
+    latest = np.where(named, last, np.iinfo(np.int64).min)
+    top = np.maximum.reduceat(latest, starts)
+    lengths = np.diff(np.r_[starts, len(last)])
+    rows = np.flatnonzero(named & (latest == np.repeat(top, lengths)))
+    del latest
+    run = np.searchsorted(starts, rows, side="right") - 1
+    tied = np.bincount(run, minlength=len(starts))[run] > 1
+    if not tied.any():
+        return rows
+    pick = pd.DataFrame({"r": run[tied], "e": table.example_id.strings(rows[tied]),
+                         "i": rows[tied]}).sort_values(["r", "e"]).drop_duplicates(
+        "r", keep="last")
+    return np.sort(np.concatenate([rows[~tied], pick["i"].to_numpy(dtype=np.int64)]))

@@ -1,0 +1,224 @@
+"""What the DuckDB scan hands to Python, held compactly while the scan streams.
+
+Per record Python keeps the file, the state, the time, the id hash and one narrow code per
+string column (one or two bytes for most columns): about 40 bytes a record. The string
+values live once per column in a dictionary that grows as batches arrive, and the record ids
+go to a file next to DuckDB's spill folder, mapped back into memory once the scan ends: the
+operating system pages them in only where an example id is read, so they never count
+towards the process's peak. This keeps a 10-million-record scan well under a gigabyte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import weakref
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from entra_lp._memory import release_memory
+
+from ._table import STRING_COLUMNS, Ids, narrow, recode
+
+_MERGE_AT = 1 << 20
+"""Distinct values a column's batches may hold before they are merged into its dictionary."""
+IDS_PER_WRITE = 1 << 18
+"""Record ids gathered before they are written out as one chunk (about 16 MB)."""
+
+
+class Dictionary:
+    """One string column of the scan as narrow integer codes into a growing dictionary.
+
+    Each batch is dictionary-encoded by Arrow (in C++); its own dictionary is merged into the
+    column's once the batches waiting hold as many values as the column's dictionary (or
+    ``_MERGE_AT``), so every value is hashed a bounded number of times and a column with few
+    distinct values never keeps a copy per batch."""
+
+    def __init__(self) -> None:
+        self.values = pa.array([], type=pa.string())
+        self.codes: list[np.ndarray] = []  # per merged batch, into ``values``
+        self._waiting: list[tuple[np.ndarray, pa.Array]] = []  # (batch codes, batch values)
+        self._waiting_values = 0
+
+    def add(self, column: pa.Array | pa.ChunkedArray) -> None:
+        """One batch's column."""
+        encoded = pc.dictionary_encode(column)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        local = encoded.dictionary
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        self._waiting.append((narrow(codes, len(local)), local))
+        self._waiting_values += len(local)
+        if self._waiting_values >= max(len(self.values), _MERGE_AT):
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._waiting:
+            return
+        merged = pc.dictionary_encode(pa.concat_arrays(
+            [self.values, *(local for _, local in self._waiting)]))
+        # dictionary_encode numbers values by first appearance: known values keep their codes
+        self.values = merged.dictionary
+        positions = merged.indices.to_numpy(zero_copy_only=False)
+        start = len(positions) - self._waiting_values
+        for codes, local in self._waiting:
+            lookup = positions[start:start + len(local)]
+            self.codes.append(narrow(lookup[codes], len(self.values)))
+            start += len(local)
+        self._waiting.clear()
+        self._waiting_values = 0
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every record's code (sorted dictionary, narrowest type) and the distinct values."""
+        self._merge()
+        dtype = narrow(np.zeros(0, dtype=np.int32), len(self.values)).dtype
+        codes = (np.concatenate([c.astype(dtype, copy=False) for c in self.codes])
+                 if self.codes else np.zeros(0, dtype=dtype))
+        self.codes.clear()
+        values = np.asarray(self.values.to_pylist(), dtype=object)
+        self.values = pa.array([], type=pa.string())
+        return recode(codes, values)
+
+
+class SpilledIds:
+    """Record ids written to a file in batches of :data:`IDS_PER_WRITE`, then memory-mapped
+    as :class:`Ids` (few, large chunks: lookups by position stay cheap)."""
+
+    def __init__(self, folder: str | None = None) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="entra_lp_ids_", suffix=".arrow", dir=folder)
+        os.close(fd)
+        self._sink = pa.OSFile(self.path, "wb")
+        self._writer = pa.ipc.new_file(self._sink, pa.schema([("rid", pa.string())]))
+        self._pending: list[pa.Array] = []
+        self._pending_ids = 0
+
+    def add(self, ids: pa.Array) -> None:
+        """One batch's ids."""
+        self._pending.append(ids)
+        self._pending_ids += len(ids)
+        if self._pending_ids >= IDS_PER_WRITE:
+            self._write()
+
+    def _write(self) -> None:
+        if self._pending:
+            chunk = pa.concat_arrays(self._pending)
+            self._writer.write_batch(pa.record_batch([chunk], names=["rid"]))
+        self._pending.clear()
+        self._pending_ids = 0
+
+    def finish(self) -> Ids:
+        """The ids, mapped from the file (which is removed now, or with the ids where the
+        system does not allow removing an open file)."""
+        self._write()
+        self._writer.close()
+        self._sink.close()
+        mapped = pa.memory_map(self.path, "r")
+        chunks = pa.ipc.open_file(mapped).read_all().column("rid")
+        ids = Ids(chunks if chunks.num_chunks else pa.chunked_array([], type=pa.string()))
+        try:
+            os.unlink(self.path)
+        except OSError:  # Windows: an open mapping keeps the file; remove it with the ids
+            weakref.finalize(ids, _remove, self.path)
+        return ids
+
+    def discard(self) -> None:
+        """Remove the file of a scan that did not finish."""
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        with contextlib.suppress(Exception):
+            self._sink.close()
+        _remove(self.path)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+class Growing:
+    """A numpy column appended to batch by batch, in fixed blocks. At the end the blocks are
+    moved into one array a block at a time, so the column is never held twice (as a
+    concatenation of its batches would be, or a doubling buffer, which numpy zero-fills)."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+        self.blocks: list[np.ndarray] = []
+        self.size = 0
+
+    def append(self, values: np.ndarray) -> None:
+        """Add ``values`` at the end."""
+        done = 0
+        while done < len(values):
+            used = self.size % self.BLOCK
+            if used == 0:
+                self.blocks.append(np.empty(self.BLOCK, dtype=self.dtype))
+            take = min(self.BLOCK - used, len(values) - done)
+            self.blocks[-1][used:used + take] = values[done:done + take]
+            done += take
+            self.size += take
+
+    def finish(self) -> np.ndarray:
+        """The column as one array (the blocks are released as they are copied)."""
+        out = np.empty(self.size, dtype=self.dtype)
+        for i in range(len(self.blocks)):
+            block = self.blocks[i]
+            self.blocks[i] = block[:0]
+            start = i * self.BLOCK
+            part = out[start:start + self.BLOCK]
+            part[:] = block[:len(part)]
+            del block
+        self.blocks.clear()
+        release_memory()  # blocks below glibc's mmap threshold stay in its heap otherwise
+        return out
+
+
+class Records:
+    """Every record the scan returned: ``f`` (file), ``state``, ``t`` and ``h`` (id hash) as
+    numpy arrays, ``codes``/``values`` per string column, ``rid`` the record ids."""
+
+    def __init__(self, names: dict[str, str], folder: str | None = None) -> None:
+        self.names = names  # scan column -> usage column
+        self.parts = {k: Growing(dtype) for k, dtype in (
+            ("f", np.uint16), ("state", np.uint8), ("t", np.int64), ("h", np.uint64))}
+        self.columns = {c: Dictionary() for c in STRING_COLUMNS}
+        self.codes: dict[str, np.ndarray] = {}
+        self.values: dict[str, np.ndarray] = {}
+        self.ids = SpilledIds(folder)
+        self.rid: Ids = Ids(pa.chunked_array([], type=pa.string()))
+        self.f = self.state = self.t = self.h = np.zeros(0, dtype=np.int64)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """One Arrow batch of the scan."""
+        for name, growing in self.parts.items():
+            growing.append(batch.column(name).to_numpy(zero_copy_only=False))
+        self.ids.add(batch.column("rid"))
+        for sql, column in self.names.items():
+            self.columns[column].add(batch.column(sql))
+
+    def finish(self) -> None:
+        """Trim the columns; map the ids back."""
+        self.f, self.state, self.t, self.h = (self.parts[k].finish() for k in (
+            "f", "state", "t", "h"))
+        self.rid = self.ids.finish()
+        for column, dictionary in self.columns.items():
+            self.codes[column], self.values[column] = dictionary.finish()
+        self.columns.clear()
+        release_memory()  # the batches' codes and the recoding temporaries
+
+    def drop_hashes(self) -> None:
+        """Free the file numbers and id hashes (only the duplicate checks use them)."""
+        self.f = np.zeros(0, dtype=np.uint16)
+        self.h = np.zeros(0, dtype=np.uint64)
+
+    def discard(self) -> None:
+        """Drop the ids file of an unfinished scan."""
+        self.ids.discard()
+
+    def __len__(self) -> int:
+        return len(self.state)
