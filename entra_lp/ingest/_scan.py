@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from entra_lp._memory import release_memory
 
-from ._table import STRING_COLUMNS, Ids, narrow, recode
+from ._table import STRING_COLUMNS, Ids, narrow
 
 _MERGE_AT = 1 << 20
 """Distinct values a column's batches may hold before they are merged into its dictionary."""
@@ -46,6 +46,8 @@ class Dictionary:
 
     def add(self, column: pa.Array | pa.ChunkedArray) -> None:
         """One batch's column."""
+        if not len(column):
+            return  # no record: nothing to place (the codes of a batch are its records')
         encoded = pc.dictionary_encode(column)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
@@ -59,29 +61,37 @@ class Dictionary:
     def _merge(self) -> None:
         if not self._waiting:
             return
-        merged = pc.dictionary_encode(pa.concat_arrays(
-            [self.values, *(local for _, local in self._waiting)]))
-        # dictionary_encode numbers values by first appearance: known values keep their codes
-        self.values = merged.dictionary
-        positions = merged.indices.to_numpy(zero_copy_only=False)
-        start = len(positions) - self._waiting_values
-        for codes, local in self._waiting:
-            lookup = positions[start:start + len(local)]
+        # encoded as chunks (no concatenated copy); the chunks share the final dictionary,
+        # numbered by first appearance, so known values keep their codes
+        known = [self.values] if len(self.values) else []  # an empty chunk gets no output
+        merged = pc.dictionary_encode(pa.chunked_array(
+            [*known, *(local for _, local in self._waiting)], type=pa.string()))
+        self.values = merged.chunk(0).dictionary
+        for (codes, _), chunk in zip(self._waiting, merged.chunks[len(known):], strict=True):
+            lookup = chunk.indices.to_numpy(zero_copy_only=False)
             self.codes.append(narrow(lookup[codes], len(self.values)))
-            start += len(local)
         self._waiting.clear()
         self._waiting_values = 0
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """Every record's code (sorted dictionary, narrowest type) and the distinct values."""
         self._merge()
-        dtype = narrow(np.zeros(0, dtype=np.int32), len(self.values)).dtype
-        codes = (np.concatenate([c.astype(dtype, copy=False) for c in self.codes])
-                 if self.codes else np.zeros(0, dtype=dtype))
-        self.codes.clear()
-        values = np.asarray(self.values.to_pylist(), dtype=object)
+        # sorted by Arrow (UTF-8 byte order is code point order, as Python sorts strings):
+        # the values become Python strings once, already in order
+        order = pc.array_sort_indices(self.values).to_numpy(zero_copy_only=False)
+        dtype = narrow(np.zeros(0, dtype=np.int32), len(order)).dtype
+        rank = np.empty(len(order), dtype=dtype)
+        rank[order] = np.arange(len(order), dtype=dtype)
+        codes = np.empty(sum(len(c) for c in self.codes), dtype=dtype)
+        start = 0
+        self.codes.reverse()
+        while self.codes:  # each batch's codes go as soon as they are copied
+            batch = self.codes.pop()
+            codes[start:start + len(batch)] = rank[batch]
+            start += len(batch)
+        ordered = self.values.take(pa.array(order))
         self.values = pa.array([], type=pa.string())
-        return recode(codes, values)
+        return codes, np.asarray(ordered.to_pylist(), dtype=object)
 
 
 class SpilledIds:
