@@ -26,8 +26,6 @@ from ._table import STRING_COLUMNS, Ids, narrow
 
 _MERGE_AT = 1 << 20
 """Distinct values a column's batches may hold before they are merged into its dictionary."""
-IDS_PER_WRITE = 1 << 18
-"""Record ids gathered before they are written out as one chunk (about 16 MB)."""
 
 
 class Dictionary:
@@ -95,35 +93,23 @@ class Dictionary:
 
 
 class SpilledIds:
-    """Record ids written to a file in batches of :data:`IDS_PER_WRITE`, then memory-mapped
-    as :class:`Ids` (few, large chunks: lookups by position stay cheap)."""
+    """Record ids written to a file batch by batch (no copy is gathered in memory), then
+    memory-mapped as :class:`Ids`."""
 
     def __init__(self, folder: str | None = None) -> None:
         fd, self.path = tempfile.mkstemp(prefix="entra_lp_ids_", suffix=".arrow", dir=folder)
         os.close(fd)
         self._sink = pa.OSFile(self.path, "wb")
         self._writer = pa.ipc.new_file(self._sink, pa.schema([("rid", pa.string())]))
-        self._pending: list[pa.Array] = []
-        self._pending_ids = 0
 
     def add(self, ids: pa.Array) -> None:
         """One batch's ids."""
-        self._pending.append(ids)
-        self._pending_ids += len(ids)
-        if self._pending_ids >= IDS_PER_WRITE:
-            self._write()
-
-    def _write(self) -> None:
-        if self._pending:
-            chunk = pa.concat_arrays(self._pending)
-            self._writer.write_batch(pa.record_batch([chunk], names=["rid"]))
-        self._pending.clear()
-        self._pending_ids = 0
+        if len(ids):
+            self._writer.write_batch(pa.record_batch([ids], names=["rid"]))
 
     def finish(self) -> Ids:
         """The ids, mapped from the file (which is removed now, or with the ids where the
         system does not allow removing an open file)."""
-        self._write()
         self._writer.close()
         self._sink.close()
         mapped = pa.memory_map(self.path, "r")
