@@ -2,11 +2,12 @@
 
 When target ids are part of the key, distinct usage rows are nearly as many as records, yet
 every string column except ``example_id`` takes few distinct values (the principals,
-activities and objects of one tenant). :class:`UsageTable` keeps one int32 code per row and
-column plus each distinct value once (dictionaries sorted, so codes order like the strings),
-and the example ids in one Arrow buffer: ~90 bytes a row instead of ~400 for a frame of
-Python strings. ``AuditLog.rows`` builds the contract DataFrame from it only when asked;
-stage 2 (``entra_lp.usage``) works on the codes.
+activities and objects of one tenant). :class:`UsageTable` keeps one narrow code per row
+and column plus each distinct value once (dictionaries sorted, so codes order like the
+strings), and the example ids by position into Arrow chunks (the DuckDB engine's are a
+memory-mapped file): ~50 bytes a row in memory instead of ~400 for a frame of Python
+strings. ``AuditLog.rows`` builds the contract DataFrame from it only when asked; stage 2
+(``entra_lp.usage``) works on the codes.
 """
 
 from __future__ import annotations
