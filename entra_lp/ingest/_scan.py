@@ -10,6 +10,7 @@ towards the process's peak. This keeps a 10-million-record scan well under a gig
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import tempfile
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from entra_lp._memory import release_memory
+from entra_lp.errors import IngestError
 
 from ._table import STRING_COLUMNS, Ids, narrow
 
@@ -103,9 +105,16 @@ class SpilledIds:
         self._writer = pa.ipc.new_file(self._sink, pa.schema([("rid", pa.string())]))
 
     def add(self, ids: pa.Array) -> None:
-        """One batch's ids."""
-        if len(ids):
+        """One batch's ids (a full disk is an :class:`IngestError` naming the folder)."""
+        if not len(ids):
+            return
+        try:
             self._writer.write_batch(pa.record_batch([ids], names=["rid"]))
+        except OSError as exc:  # pyarrow's IO errors are OSErrors
+            folder = os.path.dirname(self.path)
+            raise IngestError(
+                f"cannot write the record ids to {folder} ({exc}); point TMPDIR at a folder "
+                "with room for about 70 bytes per record") from exc
 
     def finish(self) -> Ids:
         """The ids, mapped from the file (which is removed now, or with the ids where the
@@ -117,8 +126,9 @@ class SpilledIds:
         ids = Ids(chunks if chunks.num_chunks else pa.chunked_array([], type=pa.string()))
         try:
             os.unlink(self.path)
-        except OSError:  # Windows: an open mapping keeps the file; remove it with the ids
+        except OSError:  # Windows: an open mapping keeps the file; remove it later
             weakref.finalize(ids, _remove, self.path)
+            atexit.register(_remove, self.path)
         return ids
 
     def discard(self) -> None:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import entra_lp.ingest._duck as duck
 import entra_lp.ingest._group as group
 import entra_lp.ingest._scan as scan
+from entra_lp.errors import IngestError
 from entra_lp.ingest import read_audit_logs
 from entra_lp.simulate import simulate_tenant
 from entra_lp.simulate.tenant import FILE_NAMES
@@ -130,6 +131,21 @@ def test_a_failed_scan_leaves_no_id_file(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(scan.Records, "finish", broken)
     with pytest.raises(RuntimeError, match="disk full"):
+        read_audit_logs(tenant_file, engine="duckdb")
+    assert not list(spill.iterdir())
+
+
+def test_no_room_for_the_ids_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              tenant_file: Path) -> None:
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+
+    def full(self: Any, batch: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pa.ipc.RecordBatchFileWriter, "write_batch", full)
+    with pytest.raises(IngestError, match=r"cannot write the record ids to .*TMPDIR"):
         read_audit_logs(tenant_file, engine="duckdb")
     assert not list(spill.iterdir())
 
