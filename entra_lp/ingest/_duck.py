@@ -66,7 +66,7 @@ from ._aggregate import BUCKET_US, Aggregator, utc_us
 from ._group import group_windows
 from ._records import EVENT_HUB, FORMATS, GRAPH, KEY_COLUMNS, detect_record
 from ._scan import Records
-from ._table import STRING_COLUMNS, UsageTable, dictionary
+from ._table import STRING_COLUMNS, UsageTable, lookup, used_mask
 from .report import MAX_SAMPLES, FileReport, IngestReport
 
 MEMORY_LIMIT = os.environ.get("ENTRA_LP_DUCKDB_MEMORY", "512MB")
@@ -422,13 +422,10 @@ class DuckRun:
             mask &= success[rec.codes["result"]]
         py = sorted(agg.buckets.items())
         base = rec.values["principal_id"]
-        used = np.ones(len(base) + len(py), dtype=bool)
-        used[:len(base)] = np.bincount(rec.codes["principal_id"][mask].astype(np.int64),
-                                       minlength=len(base)) > 0
-        every = np.concatenate([base, np.asarray([p for (p, _), _ in py], dtype=object)])
-        codes, pid_values = dictionary(every[used])
-        lookup = np.zeros(len(every), dtype=np.int64)
-        lookup[used] = codes
+        pid_code, pid_values = lookup(
+            np.concatenate([base, np.asarray([p for (p, _), _ in py], dtype=object)]),
+            used_mask(rec.codes["principal_id"][mask], len(base), len(py)))
+        pid_code = pid_code.astype(np.int64)
         # key: principal code, then the 15-minute bucket number shifted to be positive (year
         # 1 is -2**26 buckets from 1970)
         span, shift = 1 << 40, 1 << 39
@@ -436,12 +433,12 @@ class DuckRun:
         for start in range(0, len(rec), SLICE_ROWS):
             part = slice(start, start + SLICE_ROWS)
             sel = np.flatnonzero(mask[part]) + start
-            key = (lookup[rec.codes["principal_id"][sel]] * span + shift
+            key = (pid_code[rec.codes["principal_id"][sel]] * span + shift
                    + rec.t[sel] // BUCKET_US)
             k, c = np.unique(key, return_counts=True)
             keys.append(k)
             counts.append(c.astype(np.int64))
-        keys.append(lookup[len(base) + np.arange(len(py), dtype=np.int64)] * span + shift
+        keys.append(pid_code[len(base) + np.arange(len(py), dtype=np.int64)] * span + shift
                     + np.asarray([b for (_, b), _ in py], np.int64) // BUCKET_US)
         counts.append(np.asarray([c for _, c in py], np.int64))
         key, inverse = np.unique(np.concatenate(keys), return_inverse=True)

@@ -25,7 +25,16 @@ from entra_lp._memory import release_memory
 from ._aggregate import _NO_TIME
 from ._records import KEY_COLUMNS
 from ._scan import Records
-from ._table import SORT_COLUMNS, STRING_COLUMNS, Ids, UsageTable, combine, dictionary, recode
+from ._table import (
+    SORT_COLUMNS,
+    STRING_COLUMNS,
+    Ids,
+    UsageTable,
+    combine,
+    lookup,
+    recode,
+    used_mask,
+)
 
 CHUNK_ROWS = 1 << 19
 """Records grouped at once (a principal with more records is one slice on its own)."""
@@ -87,14 +96,10 @@ def _prepare(rec: Records, mask: np.ndarray, py: Sequence[PyRow]) -> _Window:
         extra = [s[4] for _, s in py] if column == "principal_name" else [
             k[KEY_COLUMNS.index(column)] for k, _ in py]
         base = rec.values[column]
-        every = np.concatenate([base, np.asarray([*extra, ""], dtype=object)])
-        used = np.ones(len(every), dtype=bool)
-        used[:len(base)] = np.bincount(rec.codes[column][mask].astype(np.int64),
-                                       minlength=len(base)) > 0
+        used = used_mask(rec.codes[column][mask], len(base), len(extra) + 1)
         used[-1] = column == "principal_name"
-        codes, values[column] = dictionary(every[used])
-        lookups[column] = np.zeros(len(every), dtype=codes.dtype)
-        lookups[column][used] = codes
+        lookups[column], values[column] = lookup(
+            np.concatenate([base, np.asarray([*extra, ""], dtype=object)]), used)
     extra_ids = pa.array([str(s[3]) for _, s in py] + [str(s[6]) for _, s in py],
                          type=pa.string())
     ids = Ids(pa.chunked_array([*rec.rid.chunks.chunks, extra_ids], type=pa.string()))

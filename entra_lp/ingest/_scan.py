@@ -172,14 +172,10 @@ class Growing:
     def finish(self) -> np.ndarray:
         """The column as one array (the blocks are released as they are copied)."""
         out = np.empty(self.size, dtype=self.dtype)
-        for i in range(len(self.blocks)):
-            block = self.blocks[i]
-            self.blocks[i] = block[:0]
-            start = i * self.BLOCK
+        self.blocks.reverse()
+        for start in range(0, self.size, self.BLOCK):
             part = out[start:start + self.BLOCK]
-            part[:] = block[:len(part)]
-            del block
-        self.blocks.clear()
+            part[:] = self.blocks.pop()[:len(part)]
         release_memory()  # blocks below glibc's mmap threshold stay in its heap otherwise
         return out
 

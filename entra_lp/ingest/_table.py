@@ -52,17 +52,29 @@ def dictionary(values: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
     return narrow(codes.reshape(-1), len(uniques)), uniques.astype(object)
 
 
+def lookup(values: np.ndarray, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``values``' code into the sorted distinct values where ``used`` (a mask) holds,
+    and those values (``values`` may be unsorted and repeat; unused ones get code 0)."""
+    codes, uniques = dictionary(np.asarray(values, dtype=object)[used])
+    table = np.zeros(len(values), dtype=codes.dtype)
+    table[used] = codes
+    return table, uniques
+
+
+def used_mask(codes: np.ndarray, n_values: int, n_extra: int = 0) -> np.ndarray:
+    """Which of ``n_values`` values ``codes`` use, followed by ``n_extra`` values all used."""
+    used = np.ones(n_values + n_extra, dtype=bool)
+    used[:n_values] = np.bincount(codes.astype(np.int64, copy=False), minlength=n_values) > 0
+    return used
+
+
 def recode(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes into the sorted distinct values that ``codes`` use (``values`` may be unsorted,
     hold duplicates and values no row uses)."""
-    values = np.asarray(values, dtype=object)
     if not len(codes):
         return np.zeros(0, dtype=np.int8), np.array([], dtype=object)
-    used = np.flatnonzero(np.bincount(codes, minlength=len(values)))
-    sub_codes, uniques = dictionary(values[used])
-    lookup = np.zeros(len(values), dtype=sub_codes.dtype)
-    lookup[used] = sub_codes
-    return lookup[codes], uniques
+    table, uniques = lookup(values, used_mask(codes, len(values)))
+    return table[codes], uniques
 
 
 def combine(parts: Sequence[np.ndarray]) -> np.ndarray:
