@@ -146,6 +146,7 @@ keys sorted, ``actions`` sorted, ``category`` and ``undocumented`` ``null`` when
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter, defaultdict
@@ -154,7 +155,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import yaml
+import orjson
 
 from permission_catalog.errors import (
     CatalogError,
@@ -730,6 +731,23 @@ class _Problems:
         self.errors.append(UnknownNameError(kind, value, known, hint=where))
 
 
+BUNDLED_RULES = Path(__file__).resolve().parent / "data" / "audit_rules.json"
+"""The bundled rules, as :func:`build_audit_rules_data` wrote them."""
+
+
+@functools.cache
+def value_property_names(rules_file: Path = BUNDLED_RULES) -> frozenset[str]:
+    """Names (case- and space-folded) of the modified properties whose values some rule of
+    ``rules_file`` tests (``when.modified_values_any``). Read from that file alone: stage 1
+    needs only this short list, and loading the whole catalog for it would cost more than
+    reading a small log."""
+    rules = orjson.loads(rules_file.read_bytes())["rules"] if rules_file.exists() else []
+    return frozenset(
+        _fold(name) for rule in rules
+        for name in (rule.get("when") or {}).get("modified_values_any") or {}
+    )
+
+
 def build_audit_rules_data(
     curation_dir: str | Path,
     audit_activities: str | Path | Iterable[Mapping[str, str]],
@@ -769,6 +787,8 @@ def build_audit_rules_data(
 def _load_file(
     path: Path, activities: _Activities, actions: frozenset[str], problems: _Problems
 ) -> list[AuditRule]:
+    import yaml  # only the build reads YAML: loading the catalog does not pay for it
+
     text = path.read_text("utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

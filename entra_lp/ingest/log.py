@@ -242,12 +242,9 @@ def _read_windows(
 def _value_names(names: Iterable[str] | None) -> frozenset[str]:
     """Lower-case property names whose values stage 1 keeps (default: the catalog's)."""
     if names is None:
-        from permission_catalog import load_catalog
+        from permission_catalog.audit_rules import value_property_names
 
-        names = (
-            name for rule in load_catalog().audit_rules
-            for name, _ in rule.when.modified_values_any
-        )
+        names = value_property_names()
     return frozenset(" ".join(n.split()).lower() for n in names)
 
 

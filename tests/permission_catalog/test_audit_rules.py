@@ -27,7 +27,9 @@ from permission_catalog.audit_rules import (
     canonical_service,
     format_coverage,
     service_slug,
+    value_property_names,
 )
+from permission_catalog.catalog import load_catalog
 from permission_catalog.errors import CatalogError, InvalidValueError, UnknownNameError
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "permission_catalog" / "curation" / "audit_rules"
@@ -642,3 +644,19 @@ def test_coverage_table(owned_rows: list[dict[str, Any]],
     assert table[-1].split()[1:] == [str(len(activities)), str(sum(c.mapped for c in coverage)),
                                      str(sum(c.no_admin_right for c in coverage)),
                                      str(sum(c.unknown for c in coverage))]
+
+
+def test_value_property_names_match_the_loaded_rules(tmp_path: Path) -> None:
+    # stage 1 reads this list from the rules file alone; it must be what the matcher tests
+    loaded = frozenset().union(*(r.when.value_names() for r in load_catalog().audit_rules))
+    assert value_property_names() == loaded
+    assert value_property_names()  # the bundled rules test at least one property's value
+    rules = [
+        {"when": {"modified_values_any": {"  Some.Flag ": ["True"], "Other": ["x"]}}},
+        {"when": {"target_type": ["User"]}},
+        {"when": None},
+    ]
+    path = tmp_path / "audit_rules.json"
+    path.write_text(json.dumps({"rules": rules, "schema_version": 1}), "utf-8")
+    assert value_property_names(path) == {"some.flag", "other"}
+    assert value_property_names(tmp_path / "missing.json") == frozenset()
