@@ -125,13 +125,9 @@ def _partition(rec: Records, wins: list[_Window], selections: list[np.ndarray]
         slice_of[mask] = first + np.searchsorted(starts, record_codes, side="right") - 1
         py_slice = np.searchsorted(starts, py_codes, side="right") - 1
         slices += [_Slice(w, pys=np.flatnonzero(py_slice == k)) for k in range(len(starts))]
-    order = np.argsort(slice_of, kind="stable")
-    bounds = np.r_[0, np.cumsum(np.bincount(slice_of + 1, minlength=len(slices) + 1))]
+    for piece, positions in zip(slices, _positions(slice_of, len(slices)), strict=True):
+        piece.positions = positions
     del slice_of
-    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-    for k, (a, b) in enumerate(spans[1:]):  # spans[0]: records of no window
-        slices[k].positions = order[a:b].copy()
-    del order
     for column in STRING_COLUMNS:
         codes = rec.codes.pop(column)
         for piece in slices:
@@ -143,6 +139,27 @@ def _partition(rec: Records, wins: list[_Window], selections: list[np.ndarray]
     del times
     release_memory()  # the scan's columns are gone
     return slices
+
+
+def _positions(slice_of: np.ndarray, n_slices: int) -> list[np.ndarray]:
+    """Per slice, the (ascending) numbers of its records; ``slice_of`` is -1 for records of
+    no slice. Sorted a block of records at a time, so the only full-size arrays are the
+    positions themselves (int32 where the records allow)."""
+    dtype = np.int32 if len(slice_of) < np.iinfo(np.int32).max else np.int64
+    parts: list[list[np.ndarray]] = [[] for _ in range(n_slices)]
+    for start in range(0, len(slice_of), CHUNK_ROWS):
+        block = slice_of[start:start + CHUNK_ROWS]
+        order = np.argsort(block, kind="stable").astype(dtype)
+        np.add(order, start, out=order)
+        bounds = np.cumsum(np.bincount(block + 1, minlength=n_slices + 1)).tolist()
+        for k in range(n_slices):  # bounds[0]: records of no slice
+            if bounds[k + 1] > bounds[k]:
+                parts[k].append(order[bounds[k]:bounds[k + 1]].copy())  # frees the block
+    out = []
+    for pieces in parts:
+        out.append(np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype))
+        pieces.clear()
+    return out
 
 
 def _slices(per_principal: np.ndarray) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import mmap
 import os
 import tempfile
 import weakref
@@ -121,8 +122,11 @@ class SpilledIds:
         system does not allow removing an open file)."""
         self._writer.close()
         self._sink.close()
-        mapped = pa.memory_map(self.path, "r")
-        chunks = pa.ipc.open_file(mapped).read_all().column("rid")
+        with open(self.path, "rb") as fh:  # never empty: an Arrow file has a footer
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        chunks = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(mapped))).read_all().column("rid")
+        if hasattr(mapped, "madvise"):  # reading checked every batch's offsets (4 bytes an
+            mapped.madvise(mmap.MADV_DONTNEED)  # id): unmap those pages until an id is read
         ids = Ids(chunks if chunks.num_chunks else pa.chunked_array([], type=pa.string()))
         try:
             os.unlink(self.path)
@@ -208,10 +212,9 @@ class Records:
         self.f, self.state, self.t, self.h = (self.parts[k].finish() for k in (
             "f", "state", "t", "h"))
         self.rid = self.ids.finish()
-        for column, dictionary in self.columns.items():
-            self.codes[column], self.values[column] = dictionary.finish()
-        self.columns.clear()
-        release_memory()  # the batches' codes and the recoding temporaries
+        for column in list(self.columns):
+            self.codes[column], self.values[column] = self.columns.pop(column).finish()
+            release_memory()  # its batches' codes and temporaries, before the next column
 
     def drop_hashes(self) -> None:
         """Free the file numbers and id hashes (only the duplicate checks use them)."""
