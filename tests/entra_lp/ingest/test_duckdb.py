@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import entra_lp.ingest._duck_sql as duck_sql
 import entra_lp.ingest.log as ingest_log
 from entra_lp.ingest import AuditLog, read_audit_logs
 from entra_lp.ingest._duck import sniff_form
@@ -123,6 +124,20 @@ def test_an_id_reused_with_other_content_falls_back_to_python(tmp_path: Path) ->
     log = same(write_jsonl(tmp_path / "a.jsonl", [*recs, other]))
     assert log.report.engine == "python"
     assert log.report.notes and "fell back" in log.report.notes[0]
+
+
+def test_a_line_beyond_duckdbs_object_size_falls_back_to_python(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DuckDB reads lines up to about twice maximum_object_size (16 MB is also its minimum)
+    recs = sample()
+    big = copy.deepcopy(recs[1])
+    big["targetResources"][0]["displayName"] = "y" * (33 << 20)
+    path = write_jsonl(tmp_path / "a.jsonl", [*recs, big])
+    log = same(path)
+    assert log.report.engine == "python" and log.report.records_parsed == len(recs) + 1
+    assert "fell back" in log.report.notes[0] and "maximum_object_size" in log.report.notes[0]
+    monkeypatch.setattr(duck_sql, "MAX_RECORD_BYTES", 32 << 20)  # the same line fits
+    assert same(path).report.engine == "duckdb"
 
 
 def test_since_until_window(tmp_path: Path) -> None:
