@@ -115,6 +115,20 @@ class Fallback(Exception):
     """The DuckDB engine cannot be exact on this input; the reason is the message."""
 
 
+def _streamed(reader: Any) -> Iterator[Any]:
+    """The reader's batches. A DuckDB error raised once the batches flow (a line longer than
+    the reader allows, say) reaches Python through Arrow as a bare OSError: it is a
+    :class:`Fallback` like the errors DuckDB raises before the first batch."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except OSError as exc:
+            raise Fallback(str(exc)) from exc
+        yield batch
+
+
 @dataclass
 class FastFile:
     """A JSON-lines file the DuckDB engine reads, and what the run learns about it."""
@@ -212,7 +226,7 @@ class DuckRun:
         sql = _scan_sql(self.files, self.since_us, self.until_us, self.aggs[0].values)
         reader = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
         try:
-            for batch in reader:
+            for batch in _streamed(reader):
                 self.rec.add(batch)
             del reader
             _release_duckdb(self.con)

@@ -7,11 +7,13 @@ import gzip
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import entra_lp.ingest._duck as duck
 import entra_lp.ingest._duck_sql as duck_sql
 import entra_lp.ingest.log as ingest_log
 from entra_lp.ingest import AuditLog, read_audit_logs
@@ -138,6 +140,22 @@ def test_a_line_beyond_duckdbs_object_size_falls_back_to_python(
     assert "fell back" in log.report.notes[0] and "maximum_object_size" in log.report.notes[0]
     monkeypatch.setattr(duck_sql, "MAX_RECORD_BYTES", 32 << 20)  # the same line fits
     assert same(path).report.engine == "duckdb"
+
+
+def test_a_duckdb_error_while_batches_flow_is_a_fallback(tmp_path: Path) -> None:
+    # the long line comes after many batches and one thread reads the file in order: DuckDB
+    # raises its error once batches flow, through Arrow, as an OSError
+    path = tmp_path / "late.jsonl"
+    with path.open("wb") as fh:
+        fh.writelines(orjson.dumps({"id": f"r{i}"}) + b"\n" for i in range(200_000))
+        fh.write(orjson.dumps({"id": "long", "x": "y" * (40 << 20)}) + b"\n")
+    con = duckdb.connect(config={"threads": 1})
+    reader = con.sql(
+        f"SELECT id FROM read_json('{path}', format='newline_delimited', columns={{'id': "
+        "'VARCHAR'}, maximum_object_size=16777216)").to_arrow_reader(1024)
+    with pytest.raises(duck.Fallback, match="maximum_object_size"):
+        for _ in duck._streamed(reader):
+            pass
 
 
 def test_since_until_window(tmp_path: Path) -> None:
