@@ -55,6 +55,9 @@ def principal_kind(
     return "unknown"
 
 
+BLOCK_ROWS = 1 << 20
+"""Usage rows whose per-principal temporaries are computed at once."""
+
 _COLUMNS = (
     "principal_id",
     "principal_name",
@@ -89,20 +92,22 @@ def principals_frame(
     # rows are sorted by principal: per-principal sums and extremes over runs of rows
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
     present = codes[starts]
-    count, first, last = table.count, table.first_us, table.last_us
     ok = table.codes["result"] == table.code_of("result", "success")
     records, successes = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     hi = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
     chosen_type = np.zeros(n, dtype=np.int32)
     chosen_name = np.full(n, "", dtype=object)
-    if len(starts):
-        records[present] = np.add.reduceat(count, starts)
-        successes[present] = np.add.reduceat(np.where(ok, count, 0), starts)
-        lo[present] = np.minimum.reduceat(first, starts)
-        hi[present] = np.maximum.reduceat(last, starts)
-        chosen_type[present] = table.codes["principal_type"][starts]  # first row's type
-        at = _latest_named(table, starts)
+    chosen_type[present] = table.codes["principal_type"][starts]  # first row's type
+    for k, j in _blocks(starts, len(codes)):  # temporaries stay the size of a block
+        a, b = int(starts[k]), int(starts[j]) if j < len(starts) else len(codes)
+        local, mine = starts[k:j] - a, present[k:j]
+        count = table.count[a:b]
+        records[mine] = np.add.reduceat(count, local)
+        successes[mine] = np.add.reduceat(np.where(ok[a:b], count, 0), local)
+        lo[mine] = np.minimum.reduceat(table.first_us[a:b], local)
+        hi[mine] = np.maximum.reduceat(table.last_us[a:b], local)
+        at = a + _latest_named(table, a, b, local)
         chosen_name[codes[at]] = table.values["principal_name"][table.codes["principal_name"][at]]
         chosen_type[codes[at]] = table.codes["principal_type"][at]
     types = table.values["principal_type"][chosen_type] if n else np.array([], dtype=object)
@@ -126,12 +131,26 @@ def principals_frame(
     )
 
 
-def _latest_named(table: UsageTable, starts: np.ndarray) -> np.ndarray:
-    """Per principal (run of rows from ``starts``) that has a named row, the named row with
-    the latest last time, ties going to the larger example id (the only ids read: a tied
-    principal's)."""
-    last = table.last_us
-    named = table.codes["principal_name"] != table.code_of("principal_name", "")
+def _blocks(starts: np.ndarray, n_rows: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[k, j)`` of the runs beginning at ``starts``, each of about
+    :data:`BLOCK_ROWS` rows (a longer run has a block of its own)."""
+    bounds = np.r_[starts, n_rows]
+    out: list[tuple[int, int]] = []
+    k = 0
+    while k < len(starts):
+        j = int(np.searchsorted(bounds, bounds[k] + BLOCK_ROWS, side="right")) - 1
+        j = min(max(j, k + 1), len(starts))
+        out.append((k, j))
+        k = j
+    return out
+
+
+def _latest_named(table: UsageTable, a: int, b: int, starts: np.ndarray) -> np.ndarray:
+    """Per principal (run of rows ``a:b`` from ``starts``, relative to ``a``) that has a
+    named row, the named row with the latest last time, ties going to the larger example id
+    (the only ids read: a tied principal's). Row numbers relative to ``a``."""
+    last = table.last_us[a:b]
+    named = table.codes["principal_name"][a:b] != table.code_of("principal_name", "")
     latest = np.where(named, last, np.iinfo(np.int64).min)
     top = np.maximum.reduceat(latest, starts)
     lengths = np.diff(np.r_[starts, len(last)])
@@ -141,7 +160,7 @@ def _latest_named(table: UsageTable, starts: np.ndarray) -> np.ndarray:
     tied = np.bincount(run, minlength=len(starts))[run] > 1
     if not tied.any():
         return rows
-    pick = pd.DataFrame({"r": run[tied], "e": table.example_id.strings(rows[tied]),
+    pick = pd.DataFrame({"r": run[tied], "e": table.example_id.strings(a + rows[tied]),
                          "i": rows[tied]}).sort_values(["r", "e"]).drop_duplicates(
         "r", keep="last")
     return np.sort(np.concatenate([rows[~tied], pick["i"].to_numpy(dtype=np.int64)]))

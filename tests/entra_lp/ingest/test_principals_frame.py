@@ -16,6 +16,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from entra_lp.ingest import principals
 from entra_lp.ingest._records import USAGE_COLUMNS
 from entra_lp.ingest._table import UsageTable
 from entra_lp.ingest.principals import principal_kind, principals_frame
@@ -92,3 +93,27 @@ def test_a_tie_on_the_latest_time_goes_to_the_larger_example_id() -> None:
         frame[column] = frame[column].astype("datetime64[us, UTC]")
     line = principals_frame(UsageTable.from_frame(frame)).iloc[0]
     assert line["principal_name"] == "bob@x" and line["records"] == 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(usage_rows(), st.integers(1, 6))
+def test_principals_follow_the_rules_a_block_at_a_time(frame: pd.DataFrame, block: int) -> None:
+    # blocks of a few rows: runs are cut into many blocks, and a long run gets its own
+    table = UsageTable.from_frame(frame)
+    default, principals.BLOCK_ROWS = principals.BLOCK_ROWS, block
+    try:
+        starts, n = _starts(table)
+        blocks = principals._blocks(starts, n)
+        assert [k for k, _ in blocks] == [0] + [j for _, j in blocks[:-1]]
+        assert blocks[-1][1] == len(starts)
+        bounds = np.r_[starts, n]
+        for k, j in blocks:  # a block of several runs holds at most BLOCK_ROWS rows
+            assert j - k == 1 or bounds[j] - bounds[k] <= block
+        assert principals_frame(table).to_dict("records") == reference(table)
+    finally:
+        principals.BLOCK_ROWS = default
+
+
+def _starts(table: UsageTable) -> tuple[np.ndarray, int]:
+    codes = table.codes["principal_id"]
+    return np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]), len(codes)
