@@ -8,7 +8,11 @@ catalog module and the data load on first use.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+"""The bundled data folder (written by ``python -m permission_catalog.build``)."""
 
 _EXPORTS: dict[str, str] = {
     "load_catalog": "catalog",

@@ -157,6 +157,7 @@ from typing import Any, Literal, cast
 
 import orjson
 
+from permission_catalog import DATA_DIR
 from permission_catalog.errors import (
     CatalogError,
     EntraLPError,
@@ -731,21 +732,18 @@ class _Problems:
         self.errors.append(UnknownNameError(kind, value, known, hint=where))
 
 
-BUNDLED_RULES = Path(__file__).resolve().parent / "data" / "audit_rules.json"
-"""The bundled rules, as :func:`build_audit_rules_data` wrote them."""
+RULES_FILE = "audit_rules.json"
+"""The rules' file in a catalog data folder, as :func:`build_audit_rules_data` wrote them."""
 
 
 @functools.cache
-def value_property_names(rules_file: Path = BUNDLED_RULES) -> frozenset[str]:
+def value_property_names(rules_file: Path = DATA_DIR / RULES_FILE) -> frozenset[str]:
     """Names (case- and space-folded) of the modified properties whose values some rule of
     ``rules_file`` tests (``when.modified_values_any``). Read from that file alone: stage 1
     needs only this short list, and loading the whole catalog for it would cost more than
     reading a small log."""
     rules = orjson.loads(rules_file.read_bytes())["rules"] if rules_file.exists() else []
-    return frozenset(
-        _fold(name) for rule in rules
-        for name in (rule.get("when") or {}).get("modified_values_any") or {}
-    )
+    return frozenset().union(*(Predicate.from_dict(r.get("when")).value_names() for r in rules))
 
 
 def build_audit_rules_data(

@@ -29,12 +29,13 @@ from typing import Any
 
 import orjson
 
+from . import DATA_DIR
 from .actions import parse_action
 from .errors import CatalogError
 from .roles import compact_roles
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_OUT = PACKAGE_DIR / "data"
+DEFAULT_OUT = DATA_DIR
 DEFAULT_SOURCES = PACKAGE_DIR.parent.parent / "shared" / "sources" / "entra"
 CURRENT_ROLES = "2026-05-04"
 SCHEMA_VERSION = 1

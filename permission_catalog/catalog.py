@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import DATA_DIR
 from . import classify as _cls
 from .actions import (
     Grant,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .lpb import LeastPrivilegedResult
     from .tasks import Task
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 SCOPES = ("tenant", "administrative_unit", "application")
 
 GrantLike = str | tuple[str, str | None] | RoleAction
@@ -490,9 +490,9 @@ class Catalog:
 
     @functools.cached_property
     def _matcher(self) -> ActivityMatcher:
-        from .audit_rules import ActivityMatcher
+        from .audit_rules import RULES_FILE, ActivityMatcher
 
-        path = self.data_dir / "audit_rules.json"
+        path = self.data_dir / RULES_FILE
         return ActivityMatcher(_read_json(path)["rules"] if path.exists() else [])
 
     @property

@@ -8,8 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from permission_catalog import DATA_DIR
 from permission_catalog.build import build, main
-from permission_catalog.catalog import DATA_DIR, Catalog
+from permission_catalog.catalog import Catalog
 from permission_catalog.errors import CatalogError
 
 
