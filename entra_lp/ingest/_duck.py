@@ -7,13 +7,17 @@ How a run goes (``run``), for one or more consecutive time windows at once:
    into its canonical fields and streams them out as Arrow batches. Each string column is
    dictionary-encoded batch by batch (Arrow, in C++), so Python holds one narrow code per
    record and column plus each distinct value once; the record ids go to a memory-mapped
-   file (``_scan``).
+   file (``_scan``). The per-record columns live in a store (``_spill``) that keeps them in
+   memory up to ``ENTRA_LP_INGEST_MEMORY`` (64 MB) and in a scratch file beyond; every
+   later pass reads them a range of records at a time, so the memory a run holds does not
+   grow with the number of records past that budget.
    Records the SQL cannot vouch for (``state = 1``) are only counted; so are records outside
    ``since``/``until`` (``state = 2``). DuckDB never holds more than a few batches.
 2. Key values the SQL kept verbatim (service, category, activity, ...) are checked once per
    distinct value; a suspect one (whitespace at an edge, a rendering of a non-string) raises
    :class:`Fallback`.
-3. Duplicate ids, per window: the id hashes of the kept records are sorted. Copies that are
+3. Duplicate ids, per window: the id hashes of the kept records are sorted (split by their
+   top bits into parts sorted one at a time when the records are many). Copies that are
    the same record (same key, time and name) are counted once, as the Python engine does;
    anything else (a reused id with other content, an id shared with a record the Python path
    read) raises :class:`Fallback`.
@@ -66,6 +70,7 @@ from ._aggregate import BUCKET_US, Aggregator, utc_us
 from ._group import group_windows
 from ._records import EVENT_HUB, FORMATS, GRAPH, KEY_COLUMNS, detect_record
 from ._scan import Records
+from ._spill import Column, Store
 from ._table import STRING_COLUMNS, UsageTable, lookup, used_mask
 from .report import MAX_SAMPLES, FileReport, IngestReport
 
@@ -74,8 +79,8 @@ MEMORY_LIMIT = os.environ.get("ENTRA_LP_DUCKDB_MEMORY", "512MB")
 BATCH_ROWS = int(os.environ.get("ENTRA_LP_DUCKDB_BATCH", "16384"))
 """Records per Arrow batch handed from DuckDB to Python (DuckDB buffers a few batches
 ahead: small batches keep its share of the scan's memory small, at no cost in speed)."""
-SLICE_ROWS = 1 << 20
-"""Records whose bucket keys are counted at once."""
+HASH_PART_ROWS = 1 << 22
+"""Id hashes sorted at once when looking for copies (more are split by their top bits)."""
 _BOM = b"\xef\xbb\xbf"
 _FORMS = {GRAPH: "graph", EVENT_HUB: "event_hub"}
 # SQL column -> usage column, for the string columns the scan returns.
@@ -199,17 +204,20 @@ class DuckRun:
     """One DuckDB-engine ingest over ``files`` for the windows of ``aggs`` (every other file
     goes to the aggregators: the Python path)."""
 
-    def __init__(self, con: Any, aggs: list[Aggregator], files: list[FastFile]) -> None:
+    def __init__(self, con: Any, aggs: list[Aggregator], files: list[FastFile],
+                 store: Store) -> None:
         self.con = con
         self.aggs = aggs
         self.files = files
         self.by_index = {f.index: f for f in files}
-        self.rec = Records(_SQL_NAMES)
-        self.window = np.zeros(0, dtype=np.int8)
+        self.rec = Records(_SQL_NAMES, store)
+        # later windows start at the split
+        self.cuts = np.array([a.since_us for a in aggs[1:] if a.since_us is not None],
+                             dtype=np.int64)
         self.copies: list[tuple[int, int, int, str, int]] = []  # (file, line, hash, id, t)
         self.py_dups: list[list[tuple[int, int, str]]] = [[] for _ in aggs]
         self.duplicates = [0] * len(aggs)
-        self.dropped = np.zeros(0, dtype=bool)  # later copies of a record, per record
+        self.dropped = np.zeros(0, dtype=np.int64)  # later copies of a record (record numbers)
 
     @property
     def since_us(self) -> int | None:
@@ -218,6 +226,18 @@ class DuckRun:
     @property
     def until_us(self) -> int | None:
         return self.aggs[-1].until_us
+
+    def kept(self, w: int, start: int, stop: int, *, copies: bool = False) -> np.ndarray:
+        """Which of records ``start:stop`` window ``w`` keeps: read well, inside its bounds,
+        and (unless ``copies``) not a later copy of a record."""
+        rec = self.rec
+        mask: np.ndarray = rec.read("state", start, stop) == 0
+        if len(self.cuts):
+            mask &= np.searchsorted(self.cuts, rec.read("t", start, stop), side="right") == w
+        if not copies and len(self.dropped):
+            lo, hi = np.searchsorted(self.dropped, [start, stop])
+            mask[self.dropped[lo:hi] - start] = False
+        return mask
 
     # ---- steps 1 and 2 -----------------------------------------------------------------------
     def scan(self) -> None:
@@ -236,24 +256,21 @@ class DuckRun:
             self.rec.discard()
             raise
         self.con.execute("SET preserve_insertion_order = true")
-        rec = self.rec
-        cuts = np.array([a.since_us for a in self.aggs[1:] if a.since_us is not None],
-                        dtype=np.int64)  # later windows start at the split
-        self.window = np.searchsorted(cuts, rec.t, side="right").astype(np.int8)
-        self.dropped = np.zeros(len(rec), dtype=bool)
         self._check_values()
         self._count_files()
 
     def _count_files(self) -> None:
         rec = self.rec
         n = max(self.by_index, default=-1) + 1
-        bad = rec.state == 1
-        good = np.bincount(rec.f[~bad], minlength=n)
-        nbad = np.bincount(rec.f[bad], minlength=n)
-        kept = [
-            np.bincount(rec.f[(rec.state == 0) & (self.window == w)], minlength=n)
-            for w in range(len(self.aggs))
-        ]
+        good, nbad = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        kept = [np.zeros(n, dtype=np.int64) for _ in self.aggs]
+        for a, b in rec.ranges():
+            number = rec.read("f", a, b).astype(np.int64)
+            bad = rec.read("state", a, b) == 1
+            good += np.bincount(number[~bad], minlength=n)
+            nbad += np.bincount(number[bad], minlength=n)
+            for w in range(len(kept)):
+                kept[w] += np.bincount(number[self.kept(w, a, b, copies=True)], minlength=n)
         for f in self.files:
             f.good, f.bad = int(good[f.index]), int(nbad[f.index])
             f.kept = [int(k[f.index]) for k in kept]
@@ -261,11 +278,18 @@ class DuckRun:
     def _check_values(self) -> None:
         """Key values kept verbatim must read the same in Python (checked per distinct value);
         one that may not sends the whole input to the Python engine."""
-        good = self.rec.state != 1
-        for sql_name in (*q.SUSPECT_COLUMNS, "modified_properties", "property_values"):
-            column = _SQL_NAMES[sql_name]
-            codes, values = self.rec.codes[column], self.rec.values[column]
-            used = values[np.flatnonzero(np.bincount(codes[good], minlength=len(values)))]
+        rec = self.rec
+        names = [_SQL_NAMES[s] for s in (*q.SUSPECT_COLUMNS, "modified_properties",
+                                         "property_values")]
+        seen = {c: np.zeros(len(rec.values[c]), dtype=bool) for c in names}
+        for a, b in rec.ranges():
+            good = rec.read("state", a, b) != 1
+            for column in names:
+                codes = rec.read(column, a, b)[good].astype(np.int64)
+                seen[column] |= np.bincount(codes, minlength=len(seen[column])) > 0
+        for sql_name, column in zip((*q.SUSPECT_COLUMNS, "modified_properties",
+                                     "property_values"), names, strict=True):
+            used = rec.values[column][np.flatnonzero(seen[column])]
             if not len(used):
                 continue
             hit = self.con.execute(
@@ -281,32 +305,67 @@ class DuckRun:
         """Id hashes seen more than once among the kept records of a window; copies of one
         record (same key, time and name) are dropped but one, any other reuse of an id raises
         Fallback. Returns every such hash (for locating the copies)."""
-        rec = self.rec
         found: set[int] = set()
+        dropped: list[np.ndarray] = []
         for w in range(len(self.aggs)):
-            mask = (rec.state == 0) & (self.window == w)
-            # most logs have no copy at all: find the repeated hashes with one sorted copy of
-            # the hashes, then look only at the records that carry one of them
-            repeated = _repeated(rec.h[mask])
+            repeated = self._repeated_hashes(w)
             if not len(repeated):
                 continue
-            sel = np.flatnonzero(mask & _member(repeated, rec.h))
-            order = sel[np.argsort(rec.h[sel], kind="stable")]
-            hs = rec.h[order]
-            new = np.r_[True, hs[1:] != hs[:-1]]
-            run = np.cumsum(new) - 1
-            pos = np.flatnonzero(np.bincount(run)[run] > 1)
-            members = order[pos]
-            heads = order[np.flatnonzero(new)][run[pos]]
-            same = rec.t[members] == rec.t[heads]
-            for column in STRING_COLUMNS:
-                same &= rec.codes[column][members] == rec.codes[column][heads]
-            if not same.all():
-                raise Fallback("an id is reused by records with other content or time")
-            self.dropped[members[members != heads]] = True
-            self.duplicates[w] += int(len(pos) - np.count_nonzero(new[pos]))
-            found.update(int(h) for h in np.unique(hs[pos]))
+            members, heads, n_copies = self._copies(w, repeated)
+            dropped.append(members[members != heads])
+            self.duplicates[w] += n_copies
+            found.update(int(h) for h in repeated)
+        self.dropped = np.unique(np.concatenate(dropped)) if dropped else self.dropped
         return sorted(found)
+
+    def _repeated_hashes(self, w: int) -> np.ndarray:
+        """The id hashes that more than one of window ``w``'s records carries, sorted. Most
+        logs have none: the hashes are sorted once, split by their top bits into parts of
+        about :data:`HASH_PART_ROWS` when the records are many (one pass distributes them;
+        each part is then sorted on its own, so the sort's memory stays bounded)."""
+        rec = self.rec
+        bits = max(0, int(np.ceil(np.log2(max(len(rec), 1) / HASH_PART_ROWS))))
+        parts = [Column(rec.store, np.uint64) for _ in range(1 << bits)]
+        shift = np.uint64(64 - bits) if bits else np.uint64(0)
+        for a, b in rec.ranges():
+            h = rec.read("h", a, b)[self.kept(w, a, b, copies=True)]
+            if not bits:
+                parts[0].append(h)
+                continue
+            h = np.sort(h)  # a part is a run of the sorted hashes
+            bounds = np.searchsorted(h >> shift, np.arange(len(parts) + 1, dtype=np.uint64))
+            for k, part in enumerate(parts):
+                part.append(h[bounds[k]:bounds[k + 1]])
+        out = [np.zeros(0, dtype=np.uint64)]
+        for part in parts:
+            hashes = part.read()
+            part.clear()
+            out.append(_repeated(np.array(hashes)))
+        return np.concatenate(out)
+
+    def _copies(self, w: int, repeated: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Window ``w``'s records that carry a ``repeated`` hash, each with the first record
+        of its hash (both record numbers), and how many are later copies; raises Fallback
+        when records sharing a hash differ in content or time."""
+        rec = self.rec
+        sel = np.concatenate([
+            np.flatnonzero(self.kept(w, a, b, copies=True)
+                           & _member(repeated, rec.read("h", a, b))) + a
+            for a, b in rec.ranges()])
+        hashes = rec.column("h").gather(sel)
+        by_hash = np.argsort(hashes, kind="stable")
+        order, hs = sel[by_hash], hashes[by_hash]
+        new = np.r_[True, hs[1:] != hs[:-1]]
+        run = np.cumsum(new) - 1
+        pos = np.flatnonzero(np.bincount(run)[run] > 1)
+        heads_at = np.flatnonzero(new)[run[pos]]
+        same = np.ones(len(pos), dtype=bool)
+        for name in ("t", *STRING_COLUMNS):
+            values = rec.column(name).gather(sel)[by_hash]
+            same &= values[pos] == values[heads_at]
+        if not same.all():
+            raise Fallback("an id is reused by records with other content or time")
+        return order[pos], order[heads_at], int(len(pos) - np.count_nonzero(new[pos]))
 
     def check_python_ids(self) -> None:
         """Ids a window's Python path kept must not also be among its DuckDB-kept records."""
@@ -316,9 +375,12 @@ class DuckRun:
             hashes = self.con.execute(
                 "SELECT hash(x) FROM (SELECT unnest(?::VARCHAR[]) AS x)", [sorted(agg.seen)]
             ).fetchnumpy()
-            mine = self.rec.h[(self.rec.state == 0) & (self.window == w)]
-            if np.isin(mine, np.asarray(hashes[next(iter(hashes))], dtype=np.uint64)).any():
-                raise Fallback("an id is shared by records of the DuckDB and the Python path")
+            theirs = np.unique(np.asarray(hashes[next(iter(hashes))], dtype=np.uint64))
+            for a, b in self.rec.ranges():
+                mine = self.rec.read("h", a, b)[self.kept(w, a, b, copies=True)]
+                if len(mine) and _member(theirs, mine).any():
+                    raise Fallback("an id is shared by records of the DuckDB and the Python "
+                                   "path")
 
     # ---- step 4 ------------------------------------------------------------------------------
     def locate(self, dup_hashes: list[int]) -> None:
@@ -405,12 +467,10 @@ class DuckRun:
 
     def duplicate_samples(self, w: int) -> list[str]:
         """``location: id`` of a window's later copies, in read order (first MAX_SAMPLES)."""
-        cuts = np.array([a.since_us for a in self.aggs[1:] if a.since_us is not None],
-                        dtype=np.int64)  # later windows start at the split
         seen: set[int] = set()
         found: list[tuple[int, int, str]] = list(self.py_dups[w])
         for index, lineno, h, rid, t in sorted(self.copies):
-            if int(np.searchsorted(cuts, t, side="right")) != w:
+            if int(np.searchsorted(self.cuts, t, side="right")) != w:
                 continue
             if h in seen:
                 found.append((index, lineno, f"{self.by_index[index].path}:{lineno}: {rid}"))
@@ -420,44 +480,39 @@ class DuckRun:
     # ---- step 5: results ---------------------------------------------------------------------
     def tables(self) -> list[UsageTable]:
         """Every window's usage rows, merged with its Python path's rows (consumes the
-        records' codes and times: the buckets come first)."""
-        rec = self.rec
-        kept = (rec.state == 0) & ~self.dropped
-        return group_windows(rec, [kept & (self.window == w) for w in range(len(self.aggs))],
-                             [list(agg.rows.items()) for agg in self.aggs])
+        records' columns: the buckets come first)."""
+        return group_windows(self.rec, self.kept, [list(agg.rows.items()) for agg in self.aggs])
 
     def buckets(self, w: int) -> pd.DataFrame:
         """A window's principal x 15-minute success counts (copies counted once), counted
-        a slice of records at a time on one int64 key per record."""
+        a range of records at a time on one int64 key per record."""
         rec, agg = self.rec, self.aggs[w]
         success = np.array([v == "success" for v in rec.values["result"]], dtype=bool)
-        mask = (rec.state == 0) & (self.window == w) & ~self.dropped
-        if len(rec):
-            mask &= success[rec.codes["result"]]
+        # key: principal code, then the 15-minute bucket number shifted to be positive (year
+        # 1 is -2**26 buckets from 1970)
+        span, shift = 1 << 40, 1 << 39
+        keys, counts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for a, b in rec.ranges():
+            mask = self.kept(w, a, b) & success[rec.read("result", a, b)]
+            key = (rec.read("principal_id", a, b)[mask].astype(np.int64) * span + shift
+                   + rec.read("t", a, b)[mask] // BUCKET_US)
+            k, c = np.unique(key, return_counts=True)
+            keys.append(k)
+            counts.append(c.astype(np.int64))
+        raw = np.concatenate(keys)  # principal codes into the scan's dictionary
         py = sorted(agg.buckets.items())
         base = rec.values["principal_id"]
         pid_code, pid_values = lookup(
             np.concatenate([base, np.asarray([p for (p, _), _ in py], dtype=object)]),
-            used_mask(rec.codes["principal_id"][mask], len(base), len(py)))
+            used_mask(raw // span, len(base), len(py)))
         pid_code = pid_code.astype(np.int64)
-        # key: principal code, then the 15-minute bucket number shifted to be positive (year
-        # 1 is -2**26 buckets from 1970)
-        span, shift = 1 << 40, 1 << 39
-        keys, counts = [], []
-        for start in range(0, len(rec), SLICE_ROWS):
-            part = slice(start, start + SLICE_ROWS)
-            sel = np.flatnonzero(mask[part]) + start
-            key = (pid_code[rec.codes["principal_id"][sel]] * span + shift
-                   + rec.t[sel] // BUCKET_US)
-            k, c = np.unique(key, return_counts=True)
-            keys.append(k)
-            counts.append(c.astype(np.int64))
-        keys.append(pid_code[len(base) + np.arange(len(py), dtype=np.int64)] * span + shift
-                    + np.asarray([b for (_, b), _ in py], np.int64) // BUCKET_US)
-        counts.append(np.asarray([c for _, c in py], np.int64))
-        key, inverse = np.unique(np.concatenate(keys), return_inverse=True)
-        total = np.bincount(inverse.reshape(-1), weights=np.concatenate(counts),
-                            minlength=len(key)).astype(np.int64)
+        record_keys = pid_code[raw // span] * span + raw % span
+        py_keys = (pid_code[len(base) + np.arange(len(py), dtype=np.int64)] * span + shift
+                   + np.asarray([b for (_, b), _ in py], np.int64) // BUCKET_US)
+        key, inverse = np.unique(np.concatenate([record_keys, py_keys]), return_inverse=True)
+        total = np.bincount(inverse.reshape(-1), weights=np.concatenate(
+            [*counts, np.asarray([c for _, c in py], np.int64)]),
+            minlength=len(key)).astype(np.int64)
         return pd.DataFrame({
             "principal_id": pd.array(pid_values[key // span], dtype="str"),
             "bucket_start": utc_us((key % span - shift) * BUCKET_US),
@@ -474,9 +529,23 @@ def run(
     aggregators (the Python path) elsewhere; one result per window. Raises :class:`Fallback`
     when exactness needs the Python engine."""
     fast = [FastFile(p, forms[p], i) for i, p in enumerate(files) if p in forms]
+    store = Store()
+    try:
+        return _run(aggs, files, counters, fast, store)
+    finally:
+        store.close()
+
+
+def _run(
+    aggs: list[Aggregator],
+    files: list[Path],
+    counters: _sources.Counters,
+    fast: list[FastFile],
+    store: Store,
+) -> list[tuple[UsageTable, pd.DataFrame, IngestReport]]:
     own = [_sources.Counters() for _ in aggs]  # files the Python path reads once per window
     with _connection() as con:
-        job = DuckRun(con, aggs, fast)
+        job = DuckRun(con, aggs, fast, store)
         job.scan()
         job.locate(job.duplicate_hashes())
         reports: list[list[FileReport]] = [[] for _ in aggs]
@@ -522,4 +591,5 @@ def _report(job: DuckRun, w: int, agg: Aggregator, sources: list[FileReport],
     if len(table):
         report.first_seen = us_to_datetime(int(table.first_us.min()))
         report.last_seen = us_to_datetime(int(table.last_us.max()))
+        table.release_pages()
     return report

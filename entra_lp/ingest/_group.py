@@ -4,11 +4,12 @@ into usage rows, a slice of principals at a time.
 Per key: the count, the earliest ``(time, id)`` (the example), the latest time and the
 latest named ``(time, id, name)``, exactly as ``Aggregator._merge`` merges. Codes are mapped
 into each window's sorted dictionaries; since the principal leads the row order, each
-window's principals are cut into slices of about :data:`CHUNK_ROWS` records. The records'
-columns are first moved into one array per slice (a column at a time, the scan's array freed
-at once), then each slice is grouped and its inputs dropped, and the slices' rows are joined
-a column at a time: the peak is about the larger of the records and the usage rows, not
-their sum, and the sort's temporaries stay the size of a slice.
+window's principals are cut into slices of about :data:`CHUNK_ROWS` records. One pass over
+the records (a range at a time) distributes their columns into the slices' columns, which
+the run's store keeps in memory up to its budget and on disk beyond it; each slice is then
+read back, grouped and dropped, and its rows are appended to the window's result columns.
+The rows of a log past the budget thus end up in files mapped read-only, and the memory a
+run holds stays bounded by the budget plus one slice and its sort temporaries.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from entra_lp._memory import release_memory
 from ._aggregate import _NO_TIME
 from ._records import KEY_COLUMNS
 from ._scan import Records
+from ._spill import Column, Store
 from ._table import (
     SORT_COLUMNS,
     STRING_COLUMNS,
@@ -32,8 +34,6 @@ from ._table import (
     UsageTable,
     combine,
     lookup,
-    recode,
-    used_mask,
 )
 
 CHUNK_ROWS = 1 << 19
@@ -59,47 +59,101 @@ class _Window:
     ids: Ids
     base: dict[str, int]  # column: number of record values (Python rows' codes follow)
     n_records: int
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    first_slice: int = 0  # number of the window's first slice among all windows'
 
 
-@dataclass
 class _Slice:
-    """A slice's inputs: records (raw codes, times, id positions) and Python row numbers."""
+    """A slice's inputs: records (codes, times, id positions, in :class:`Column` objects
+    that the store keeps in memory or on disk) and Python row numbers."""
 
-    window: int
-    codes: dict[str, np.ndarray] = field(default_factory=dict)
-    t: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    pys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    def __init__(self, store: Store, window: int, pys: np.ndarray,
+                 dtypes: dict[str, np.dtype[Any]]) -> None:
+        self.window = window
+        self.pys = pys
+        self.codes = {c: Column(store, dtypes[c]) for c in STRING_COLUMNS}
+        self.t = Column(store, np.int64)
+        self.positions = Column(store, np.int64)
 
 
-def group_windows(rec: Records, selections: list[np.ndarray],
-                  pys: list[Sequence[PyRow]]) -> list[UsageTable]:
-    """Usage rows per window: the records where ``selections[w]`` (a boolean mask) holds and
-    the window's Python rows ``pys[w]``. Consumes the records' codes and times."""
-    wins = [_prepare(rec, mask, py) for mask, py in zip(selections, pys, strict=True)]
-    slices = _partition(rec, wins, selections)
-    parts: list[list[_Rows]] = [[] for _ in wins]
+class _Result:
+    """A window's grouped rows, appended slice by slice (principal-name codes still in the
+    window's dictionary, with the codes in use marked)."""
+
+    def __init__(self, store: Store, win: _Window) -> None:
+        self.columns = {c: Column(store, win.lookups[c].dtype) for c in STRING_COLUMNS}
+        for name in ("count", "first", "last", "example"):
+            self.columns[name] = Column(store, np.int64)
+        self.names_used = np.zeros(len(win.values["principal_name"]), dtype=bool)
+
+    def add(self, rows: _Rows) -> None:
+        names = rows["principal_name"]
+        self.names_used[np.unique(names)] = True
+        for name, column in self.columns.items():
+            column.append(rows.pop(name))
+
+
+Selection = Callable[[int, int, int], np.ndarray]
+"""``kept(w, start, stop)``: which of records ``start:stop`` window ``w`` groups."""
+
+
+def group_windows(rec: Records, kept: Selection, pys: list[Sequence[PyRow]]
+                  ) -> list[UsageTable]:
+    """Usage rows per window: the records that ``kept`` selects and the window's Python rows
+    ``pys[w]``. Consumes the records' columns."""
+    wins, per = _prepare(rec, kept, pys)
+    slices = _partition(rec, wins, per, kept)
+    results = [_Result(rec.store, win) for win in wins]
     while slices:
         piece = slices.pop(0)
-        parts[piece.window].append(_group_slice(wins[piece.window], piece))
+        results[piece.window].add(_group_slice(wins[piece.window], piece))
         del piece
         release_memory()  # the slice's inputs and sort temporaries: freed pages go back
-    return [_join(win, rows) for win, rows in zip(wins, parts, strict=True)]
+    return [_join(win, result) for win, result in zip(wins, results, strict=True)]
 
 
-def _prepare(rec: Records, mask: np.ndarray, py: Sequence[PyRow]) -> _Window:
-    """A window's sorted dictionaries over the values it uses (the principal name's always
-    holds "", the name of a group without a named record)."""
+def _prepare(rec: Records, kept: Selection, pys: list[Sequence[PyRow]]
+             ) -> tuple[list[_Window], list[np.ndarray]]:
+    """Each window's sorted dictionaries over the values it uses (the principal name's
+    always holds "", the name of a group without a named record), and its records per
+    principal code (one pass over the records for every window)."""
+    n_win = len(pys)
+    used = [{c: np.zeros(len(rec.values[c]), dtype=bool) for c in STRING_COLUMNS}
+            for _ in range(n_win)]
+    per_raw = [np.zeros(len(rec.values["principal_id"]), dtype=np.int64) for _ in pys]
+    for a, b in rec.ranges():
+        masks = [kept(w, a, b) for w in range(n_win)]
+        for column in STRING_COLUMNS:
+            codes = rec.read(column, a, b).astype(np.int64)
+            for w, mask in enumerate(masks):
+                count = np.bincount(codes[mask], minlength=len(rec.values[column]))
+                used[w][column] |= count > 0
+                if column == "principal_id":
+                    per_raw[w] += count
+    wins, per = [], []
+    for w, py in enumerate(pys):
+        wins.append(_window(rec, py, used[w]))
+        win = wins[-1]
+        py_codes = win.lookups["principal_id"][win.base["principal_id"] + np.arange(
+            len(py), dtype=np.int64)]
+        n = len(win.values["principal_id"])
+        per.append(np.bincount(win.lookups["principal_id"][:win.base["principal_id"]],
+                               weights=per_raw[w], minlength=n).astype(np.int64)
+                   + np.bincount(py_codes.astype(np.int64), minlength=n))
+    return wins, per
+
+
+def _window(rec: Records, py: Sequence[PyRow], used: dict[str, np.ndarray]) -> _Window:
     lookups: dict[str, np.ndarray] = {}
     values: dict[str, np.ndarray] = {}
     for column in STRING_COLUMNS:
         extra = [s[4] for _, s in py] if column == "principal_name" else [
             k[KEY_COLUMNS.index(column)] for k, _ in py]
         base = rec.values[column]
-        used = used_mask(rec.codes[column][mask], len(base), len(extra) + 1)
-        used[-1] = column == "principal_name"
+        mask = np.r_[used[column], np.ones(len(extra), dtype=bool),
+                     column == "principal_name"]
         lookups[column], values[column] = lookup(
-            np.concatenate([base, np.asarray([*extra, ""], dtype=object)]), used)
+            np.concatenate([base, np.asarray([*extra, ""], dtype=object)]), mask)
     extra_ids = pa.array([str(s[3]) for _, s in py] + [str(s[6]) for _, s in py],
                          type=pa.string())
     ids = Ids(pa.chunked_array([*rec.rid.chunks.chunks, extra_ids], type=pa.string()))
@@ -107,59 +161,44 @@ def _prepare(rec: Records, mask: np.ndarray, py: Sequence[PyRow]) -> _Window:
                    len(rec.rid))
 
 
-def _partition(rec: Records, wins: list[_Window], selections: list[np.ndarray]
+def _partition(rec: Records, wins: list[_Window], per: list[np.ndarray], kept: Selection
                ) -> list[_Slice]:
     """Every window's slices, in window then principal order, with their records' columns
-    (moved out of ``rec``, whose arrays are freed column by column)."""
+    (one pass over the records, whose columns are then dropped)."""
     slices: list[_Slice] = []
-    # int16: slices hold CHUNK_ROWS records but the last of a window (2**14 windows' worth)
-    slice_of = np.full(len(rec), -1, dtype=np.int16)
-    for w, (win, mask) in enumerate(zip(wins, selections, strict=True)):
-        record_codes = win.lookups["principal_id"][rec.codes["principal_id"][mask]]
+    dtypes = {c: rec.column(c).dtype for c in STRING_COLUMNS}
+    positions = np.int32 if len(rec) < np.iinfo(np.int32).max else np.int64
+    for w, win in enumerate(wins):
+        win.starts = np.asarray([lo for lo, _ in _slices(per[w])], dtype=np.int64)
+        win.first_slice = len(slices)
         py_codes = win.lookups["principal_id"][win.base["principal_id"] + np.arange(
             len(win.py), dtype=np.int64)]
-        per = np.bincount(np.concatenate([record_codes, py_codes]).astype(np.int64),
-                          minlength=len(win.values["principal_id"]))
-        starts = np.asarray([lo for lo, _ in _slices(per)], dtype=np.int64)
-        first = len(slices)
-        slice_of[mask] = first + np.searchsorted(starts, record_codes, side="right") - 1
-        py_slice = np.searchsorted(starts, py_codes, side="right") - 1
-        slices += [_Slice(w, pys=np.flatnonzero(py_slice == k)) for k in range(len(starts))]
-    for piece, positions in zip(slices, _positions(slice_of, len(slices)), strict=True):
-        piece.positions = positions
-    del slice_of
-    for column in STRING_COLUMNS:
-        codes = rec.codes.pop(column)
-        for piece in slices:
-            piece.codes[column] = codes[piece.positions]
-        del codes
-    times, rec.t = rec.t, np.zeros(0, dtype=np.int64)
-    for piece in slices:
-        piece.t = times[piece.positions]
-    del times
+        py_slice = np.searchsorted(win.starts, py_codes, side="right") - 1
+        slices += [_Slice(rec.store, w, np.flatnonzero(py_slice == k), dtypes)
+                   for k in range(len(win.starts))]
+    for a, b in rec.ranges():
+        slice_of = np.full(b - a, -1, dtype=np.int64)
+        pid = rec.read("principal_id", a, b)
+        for w, win in enumerate(wins):
+            mask = kept(w, a, b)
+            codes = win.lookups["principal_id"][pid[mask]]
+            slice_of[mask] = win.first_slice + np.searchsorted(win.starts, codes,
+                                                               side="right") - 1
+        order = np.argsort(slice_of, kind="stable")
+        bounds = np.cumsum(np.bincount(slice_of + 1, minlength=len(slices) + 1)).tolist()
+        pieces = [(k, order[bounds[k]:bounds[k + 1]])
+                  for k in range(len(slices)) if bounds[k + 1] > bounds[k]]
+        for k, at in pieces:
+            slices[k].positions.append((at + a).astype(positions))
+        for name in ("t", *STRING_COLUMNS):
+            values = rec.read(name, a, b)
+            for k, at in pieces:
+                target = slices[k].t if name == "t" else slices[k].codes[name]
+                target.append(values[at])
+    for name in ("f", "state", "t", "h", *STRING_COLUMNS):
+        rec.column(name).clear()
     release_memory()  # the scan's columns are gone
     return slices
-
-
-def _positions(slice_of: np.ndarray, n_slices: int) -> list[np.ndarray]:
-    """Per slice, the (ascending) numbers of its records; ``slice_of`` is -1 for records of
-    no slice. Sorted a block of records at a time, so the only full-size arrays are the
-    positions themselves (int32 where the records allow)."""
-    dtype = np.int32 if len(slice_of) < np.iinfo(np.int32).max else np.int64
-    parts: list[list[np.ndarray]] = [[] for _ in range(n_slices)]
-    for start in range(0, len(slice_of), CHUNK_ROWS):
-        block = slice_of[start:start + CHUNK_ROWS]
-        order = np.argsort(block, kind="stable").astype(dtype)
-        np.add(order, start, out=order)
-        bounds = np.cumsum(np.bincount(block + 1, minlength=n_slices + 1)).tolist()
-        for k in range(n_slices):  # bounds[0]: records of no slice
-            if bounds[k + 1] > bounds[k]:
-                parts[k].append(order[bounds[k]:bounds[k + 1]].copy())  # frees the block
-    out = []
-    for pieces in parts:
-        out.append(np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype))
-        pieces.clear()
-    return out
 
 
 def _slices(per_principal: np.ndarray) -> list[tuple[int, int]]:
@@ -180,41 +219,45 @@ def _group_slice(win: _Window, piece: _Slice) -> _Rows:
     """Group one slice: its records, then its Python rows."""
     pys = piece.pys
     codes = {
-        c: win.lookups[c][np.concatenate([piece.codes.pop(c).astype(np.int64),
+        c: win.lookups[c][np.concatenate([_take(piece.codes[c]).astype(np.int64),
                                           win.base[c] + pys])]
         for c in STRING_COLUMNS
     }
-    n = len(piece.t)
+    t, positions = _take(piece.t), _take(piece.positions)
+    n = len(t)
     slots = [win.py[i][1] for i in pys.tolist()]
     named = np.array([v != "" for v in win.values["principal_name"]], dtype=bool)[
         codes["principal_name"][:n]]
-    t = piece.t
     count = np.concatenate([np.ones(n, np.int64), np.asarray([s[0] for s in slots], np.int64)])
     lo = np.concatenate([t, np.asarray([s[1] for s in slots], np.int64)])
     hi = np.concatenate([t, np.asarray([s[2] for s in slots], np.int64)])
     nmt = np.concatenate([np.where(named, t, _NO_TIME), np.asarray([s[5] for s in slots],
                                                                    np.int64)])
-    lo_pos = np.concatenate([piece.positions, win.n_records + pys])
-    nm_pos = np.concatenate([piece.positions, win.n_records + len(win.py) + pys])
+    lo_pos = np.concatenate([positions, win.n_records + pys])
+    nm_pos = np.concatenate([positions, win.n_records + len(win.py) + pys])
     return _reduce(codes, count, lo, hi, nmt, lo_pos, nm_pos, win.ids)
 
 
-def _join(win: _Window, parts: list[_Rows]) -> UsageTable:
-    """A window's table from its slices' rows, joined a column at a time (each part's
-    column dropped as it is copied)."""
-    def cat(name: str, dtype: Any) -> np.ndarray:
-        pieces = [p.pop(name) for p in parts]
-        out = np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
-        del pieces
-        release_memory()  # the pieces' pages, before the next column is copied
-        return out
+def _take(column: Column) -> np.ndarray:
+    """A column's values, the column emptied."""
+    values = column.read()
+    column.clear()
+    return values
 
-    codes = {c: cat(c, win.lookups[c].dtype) for c in STRING_COLUMNS}
+
+def _join(win: _Window, result: _Result) -> UsageTable:
+    """A window's table from its grouped rows, a column at a time (in memory, or mapped
+    from a file where the rows went to disk). The principal names are renumbered into the
+    names the rows use."""
+    columns = result.columns
     values = dict(win.values)
-    codes["principal_name"], values["principal_name"] = recode(
-        codes["principal_name"].astype(np.int64), values["principal_name"])
-    count, first, last, example = (cat(k, np.int64) for k in ("count", "first", "last",
-                                                              "example"))
+    names, values["principal_name"] = lookup(values["principal_name"], result.names_used)
+    codes = {c: columns[c].array() for c in STRING_COLUMNS if c != "principal_name"}
+    codes["principal_name"] = columns["principal_name"].array(
+        transform=lambda part: names[part])
+    count, first, last, example = (columns[k].array() for k in ("count", "first", "last",
+                                                                "example"))
+    release_memory()  # the rows' pieces, once copied
     return UsageTable(codes, values, count, first, last,
                       example_id=Ids(win.ids.chunks, example))
 

@@ -1,11 +1,12 @@
 """What the DuckDB scan hands to Python, held compactly while the scan streams.
 
 Per record Python keeps the file, the state, the time, the id hash and one narrow code per
-string column (one or two bytes for most columns): about 40 bytes a record. The string
-values live once per column in a dictionary that grows as batches arrive, and the record ids
-go to a file next to DuckDB's spill folder, mapped back into memory once the scan ends: the
-operating system pages them in only where an example id is read, so they never count
-towards the process's peak. This keeps a 10-million-record scan well under a gigabyte.
+string column (one or two bytes for most columns): about 40 bytes a record, in
+:class:`~._spill.Column` objects that stay in memory up to the run's budget and go to a
+scratch file beyond it. The string values live once per column in a dictionary that grows
+as batches arrive, and the record ids go to a file next to DuckDB's spill folder, mapped
+back into memory once the scan ends: the operating system pages them in only where an
+example id is read, so they never count towards the process's peak.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import mmap
 import os
 import tempfile
 import weakref
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,10 +25,16 @@ import pyarrow.compute as pc
 from entra_lp._memory import release_memory
 from entra_lp.errors import IngestError
 
+from ._spill import Column, Store
 from ._table import STRING_COLUMNS, Ids, narrow
 
 _MERGE_AT = 1 << 20
 """Distinct values a column's batches may hold before they are merged into its dictionary."""
+_MERGE_ROWS = 1 << 20
+"""Records a column's batches may hold before they are merged (so the codes waiting for a
+merge stay bounded however few values the column takes)."""
+READ_ROWS = 1 << 20
+"""Records a pass over the scan's columns reads at once."""
 
 
 class Dictionary:
@@ -36,14 +42,17 @@ class Dictionary:
 
     Each batch is dictionary-encoded by Arrow (in C++); its own dictionary is merged into the
     column's once the batches waiting hold as many values as the column's dictionary (or
-    ``_MERGE_AT``), so every value is hashed a bounded number of times and a column with few
-    distinct values never keeps a copy per batch."""
+    ``_MERGE_AT``), or ``_MERGE_ROWS`` records: every value is hashed a bounded number of
+    times, a column with few distinct values never keeps a copy per batch, and the merged
+    codes go to a :class:`Column` (in memory or on disk, as its store decides)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store) -> None:
         self.values = pa.array([], type=pa.string())
-        self.codes: list[np.ndarray] = []  # per merged batch, into ``values``
+        # into ``values``, numbered by first appearance
+        self.codes = Column(store, np.int32, READ_ROWS)
         self._waiting: list[tuple[np.ndarray, pa.Array]] = []  # (batch codes, batch values)
         self._waiting_values = 0
+        self._waiting_rows = 0
 
     def add(self, column: pa.Array | pa.ChunkedArray) -> None:
         """One batch's column."""
@@ -56,7 +65,9 @@ class Dictionary:
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         self._waiting.append((narrow(codes, len(local)), local))
         self._waiting_values += len(local)
-        if self._waiting_values >= max(len(self.values), _MERGE_AT):
+        self._waiting_rows += len(codes)
+        if (self._waiting_values >= max(len(self.values), _MERGE_AT)
+                or self._waiting_rows >= _MERGE_ROWS):
             self._merge()
 
     def _merge(self) -> None:
@@ -72,10 +83,11 @@ class Dictionary:
             lookup = chunk.indices.to_numpy(zero_copy_only=False)
             self.codes.append(narrow(lookup[codes], len(self.values)))
         self._waiting.clear()
-        self._waiting_values = 0
+        self._waiting_values = self._waiting_rows = 0
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every record's code (sorted dictionary, narrowest type) and the distinct values."""
+    def finish(self) -> tuple[Column, np.ndarray]:
+        """Every record's code into the sorted dictionary (narrowest type) and the distinct
+        values."""
         self._merge()
         # sorted by Arrow (UTF-8 byte order is code point order, as Python sorts strings):
         # the values become Python strings once, already in order
@@ -83,16 +95,11 @@ class Dictionary:
         dtype = narrow(np.zeros(0, dtype=np.int32), len(order)).dtype
         rank = np.empty(len(order), dtype=dtype)
         rank[order] = np.arange(len(order), dtype=dtype)
-        codes = np.empty(sum(len(c) for c in self.codes), dtype=dtype)
-        start = 0
-        self.codes.reverse()
-        while self.codes:  # each batch's codes go as soon as they are copied
-            batch = self.codes.pop()
-            codes[start:start + len(batch)] = rank[batch]
-            start += len(batch)
+        self.codes.map(lambda codes: rank[codes])
+        self.codes.dtype = dtype
         ordered = self.values.take(pa.array(order))
         self.values = pa.array([], type=pa.string())
-        return codes, np.asarray(ordered.to_pylist(), dtype=object)
+        return self.codes, np.asarray(ordered.to_pylist(), dtype=object)
 
 
 class SpilledIds:
@@ -149,81 +156,60 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-class Growing:
-    """A numpy column appended to batch by batch, in fixed blocks. At the end the blocks are
-    moved into one array a block at a time, so the column is never held twice (as a
-    concatenation of its batches would be, or a doubling buffer, which numpy zero-fills)."""
-
-    BLOCK = 1 << 20
-
-    def __init__(self, dtype: Any) -> None:
-        self.dtype = np.dtype(dtype)
-        self.blocks: list[np.ndarray] = []
-        self.size = 0
-
-    def append(self, values: np.ndarray) -> None:
-        """Add ``values`` at the end."""
-        done = 0
-        while done < len(values):
-            used = self.size % self.BLOCK
-            if used == 0:
-                self.blocks.append(np.empty(self.BLOCK, dtype=self.dtype))
-            take = min(self.BLOCK - used, len(values) - done)
-            self.blocks[-1][used:used + take] = values[done:done + take]
-            done += take
-            self.size += take
-
-    def finish(self) -> np.ndarray:
-        """The column as one array (the blocks are released as they are copied)."""
-        out = np.empty(self.size, dtype=self.dtype)
-        self.blocks.reverse()
-        for start in range(0, self.size, self.BLOCK):
-            part = out[start:start + self.BLOCK]
-            part[:] = self.blocks.pop()[:len(part)]
-        release_memory()  # blocks below glibc's mmap threshold stay in its heap otherwise
-        return out
-
-
 class Records:
-    """Every record the scan returned: ``f`` (file), ``state``, ``t`` and ``h`` (id hash) as
-    numpy arrays, ``codes``/``values`` per string column, ``rid`` the record ids."""
+    """Every record the scan returned, as :class:`Column` objects sharing one store: ``f``
+    (file), ``state``, ``t``, ``h`` (id hash) and, once finished, one code column per string
+    column into the sorted ``values``; ``rid`` the record ids. Passes read them a range of
+    :data:`READ_ROWS` records at a time (:meth:`ranges`, :meth:`read`)."""
 
-    def __init__(self, names: dict[str, str], folder: str | None = None) -> None:
+    def __init__(self, names: dict[str, str], store: Store, folder: str | None = None) -> None:
         self.names = names  # scan column -> usage column
-        self.parts = {k: Growing(dtype) for k, dtype in (
+        self.store = store
+        self.parts = {k: Column(store, dtype, READ_ROWS) for k, dtype in (
             ("f", np.uint16), ("state", np.uint8), ("t", np.int64), ("h", np.uint64))}
-        self.columns = {c: Dictionary() for c in STRING_COLUMNS}
-        self.codes: dict[str, np.ndarray] = {}
+        self.columns = {c: Dictionary(store) for c in STRING_COLUMNS}
+        self.codes: dict[str, Column] = {}
         self.values: dict[str, np.ndarray] = {}
         self.ids = SpilledIds(folder)
         self.rid: Ids = Ids(pa.chunked_array([], type=pa.string()))
-        self.f = self.state = self.t = self.h = np.zeros(0, dtype=np.int64)
 
     def add(self, batch: pa.RecordBatch) -> None:
         """One Arrow batch of the scan."""
-        for name, growing in self.parts.items():
-            growing.append(batch.column(name).to_numpy(zero_copy_only=False))
+        for name, part in self.parts.items():
+            part.append(batch.column(name).to_numpy(zero_copy_only=False))
         self.ids.add(batch.column("rid"))
         for sql, column in self.names.items():
             self.columns[column].add(batch.column(sql))
 
     def finish(self) -> None:
-        """Trim the columns; map the ids back."""
-        self.f, self.state, self.t, self.h = (self.parts[k].finish() for k in (
-            "f", "state", "t", "h"))
+        """Sort the dictionaries (codes follow); map the ids back."""
         self.rid = self.ids.finish()
         for column in list(self.columns):
             self.codes[column], self.values[column] = self.columns.pop(column).finish()
-            release_memory()  # its batches' codes and temporaries, before the next column
+            release_memory()  # its batches' temporaries, before the next column
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """Consecutive ``(start, stop)`` record ranges of :data:`READ_ROWS`."""
+        n = len(self)
+        return [(a, min(a + READ_ROWS, n)) for a in range(0, n, READ_ROWS)]
+
+    def read(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Column ``name`` (``f``, ``state``, ``t``, ``h`` or a string column's codes) for
+        records ``start:stop``."""
+        return self.column(name).read(start, stop)
+
+    def column(self, name: str) -> Column:
+        """Column ``name`` itself (``f``, ``state``, ``t``, ``h`` or a string column)."""
+        return self.parts[name] if name in self.parts else self.codes[name]
 
     def drop_hashes(self) -> None:
         """Free the file numbers and id hashes (only the duplicate checks use them)."""
-        self.f = np.zeros(0, dtype=np.uint16)
-        self.h = np.zeros(0, dtype=np.uint64)
+        self.parts["f"].clear()
+        self.parts["h"].clear()
 
     def discard(self) -> None:
         """Drop the ids file of an unfinished scan."""
         self.ids.discard()
 
     def __len__(self) -> int:
-        return len(self.state)
+        return len(self.parts["state"])

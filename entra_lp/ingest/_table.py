@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._records import KEY_COLUMNS, USAGE_COLUMNS
+from ._spill import release_pages
 
 STRING_COLUMNS: tuple[str, ...] = tuple(
     c for c in USAGE_COLUMNS
@@ -174,6 +175,15 @@ class UsageTable:
 
     def __len__(self) -> int:
         return len(self.count)
+
+    def release_pages(self) -> None:
+        """Hand back the resident pages of columns mapped from disk (the DuckDB engine's
+        rows of a large log); they are read again when next touched. Nothing for columns in
+        memory."""
+        index = self.example_id._index  # None: the ids in chunk order, no array
+        for array in (*self.codes.values(), self.count, self.first_us, self.last_us,
+                      *([] if index is None else [index])):
+            release_pages(array)
 
     def column(self, name: str) -> np.ndarray:
         """One string column as an object array (one shared object per distinct value)."""

@@ -110,6 +110,7 @@ def principals_frame(
         at = a + _latest_named(table, a, b, local)
         chosen_name[codes[at]] = table.values["principal_name"][table.codes["principal_name"][at]]
         chosen_type[codes[at]] = table.codes["principal_type"][at]
+        table.release_pages()  # a large log's rows are mapped: keep one block resident
     types = table.values["principal_type"][chosen_type] if n else np.array([], dtype=object)
     return pd.DataFrame(
         {
