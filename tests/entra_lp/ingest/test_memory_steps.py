@@ -22,7 +22,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import entra_lp.ingest._duck as duck
 import entra_lp.ingest._group as group
 import entra_lp.ingest._scan as scan
 import entra_lp.ingest._spill as spill
@@ -32,21 +31,7 @@ from entra_lp.simulate import simulate_tenant
 from entra_lp.simulate.tenant import FILE_NAMES
 
 from .test_split import T, _folder, snapshot
-
-TINY = {"BATCH_ROWS": 7, "READ_ROWS": 5, "MERGE_AT": 4, "MERGE_ROWS": 9, "CHUNK_ROWS": 40,
-        "HASH_PART_ROWS": 8}
-BUDGETS = [0, 6000]
-"""Memory budgets of the tests: every column on disk; a few kilobytes in memory."""
-
-
-def shrink(monkeypatch: pytest.MonkeyPatch, budget: int = 0) -> None:
-    monkeypatch.setattr(duck, "BATCH_ROWS", TINY["BATCH_ROWS"])
-    monkeypatch.setattr(scan, "READ_ROWS", TINY["READ_ROWS"])
-    monkeypatch.setattr(scan, "_MERGE_AT", TINY["MERGE_AT"])
-    monkeypatch.setattr(scan, "_MERGE_ROWS", TINY["MERGE_ROWS"])
-    monkeypatch.setattr(group, "CHUNK_ROWS", TINY["CHUNK_ROWS"])
-    monkeypatch.setattr(duck, "HASH_PART_ROWS", TINY["HASH_PART_ROWS"])
-    monkeypatch.setattr(spill, "MEMORY_BUDGET", budget)
+from .tiny import BUDGETS, shrink
 
 
 @pytest.fixture(scope="module")
