@@ -274,17 +274,20 @@ class Column:
             return np.concatenate(pieces) if pieces else np.zeros(0, dtype=self.dtype)
         fd, path = tempfile.mkstemp(prefix="entra_lp_rows_", dir=self.store.folder)
         dtype = None
-        with os.fdopen(fd, "wb") as fh:
-            try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
                 for a in range(0, self.size, step):
                     values = part(a)
                     dtype = values.dtype
                     fh.write(_bytes(np.ascontiguousarray(values)))
-            except OSError as exc:
-                _remove(path)
-                raise _no_room(path, exc) from exc
-        self.clear()
-        return _mapped(path, np.dtype(dtype))
+            self.clear()
+            return _mapped(path, np.dtype(dtype))
+        except OSError as exc:
+            _remove(path)
+            raise _no_room(path, exc) from exc
+        except BaseException:
+            _remove(path)  # an interrupted read leaves no file behind
+            raise
 
 
 def _mapped(path: str, dtype: np.dtype[Any]) -> np.ndarray:
