@@ -80,11 +80,12 @@ class Store:
         self._path = ""
 
     def put(self, values: np.ndarray) -> _Segment:
-        """A segment holding a copy of ``values`` (or ``values`` itself when in memory)."""
+        """A segment holding ``values``: in memory while the budget allows (a view is copied,
+        so that the budget counts what is really held), else in the scratch file."""
         values = np.ascontiguousarray(values)
         segment = _Segment(len(values), values.dtype)
         if self.held + values.nbytes <= self.budget:
-            segment.data = values
+            segment.data = values if values.flags.owndata else values.copy()
             self.held += values.nbytes
             return segment
         fh = self._open()
@@ -105,7 +106,8 @@ class Store:
         if len(out):
             fh = self._open()
             fh.seek(segment.offset + start * segment.dtype.itemsize)
-            fh.readinto(_bytes(out))  # type: ignore[attr-defined]
+            if fh.readinto(_bytes(out)) != out.nbytes:  # type: ignore[attr-defined]
+                raise IngestError(f"the ingest's scratch file {self._path} was cut short")
         return out
 
     def drop(self, segment: _Segment) -> None:
@@ -117,7 +119,7 @@ class Store:
     def _open(self) -> BinaryIO:
         if self._file is None:
             fd, self._path = tempfile.mkstemp(prefix="entra_lp_spill_", dir=self.folder)
-            self._file = os.fdopen(fd, "w+b", buffering=0)
+            self._file = os.fdopen(fd, "w+b")  # buffered: writes and reads are whole
             with contextlib.suppress(OSError):
                 os.unlink(self._path)  # POSIX: gone with the last handle; Windows: see close
         return self._file

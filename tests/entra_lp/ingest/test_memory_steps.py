@@ -12,6 +12,7 @@ must be equal to the ones the default sizes give, and to the Python engine's.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,29 @@ def test_the_budget_reads_sizes_and_names_a_bad_one(monkeypatch: pytest.MonkeyPa
         spill.memory_budget()
     monkeypatch.setattr(spill, "MEMORY_BUDGET", 5)  # set in code: the variable is not read
     assert spill.memory_budget() == 5
+
+
+def test_a_cut_scratch_file_is_an_error_not_zeros() -> None:
+    store = spill.Store(0)
+    try:
+        column = spill.Column(store, np.int64)
+        column.append(np.arange(100, dtype=np.int64))
+        assert np.array_equal(column.read(10, 20), np.arange(10, 20))
+        assert store._file is not None
+        os.ftruncate(store._file.fileno(), 400)  # half of it
+        assert np.array_equal(column.read(0, 50), np.arange(50))
+        with pytest.raises(IngestError, match=r"scratch file .* cut short"):
+            column.read(40, 60)
+    finally:
+        store.close()
+
+
+def test_views_count_at_their_own_size_in_the_budget() -> None:
+    big = np.arange(1000, dtype=np.int64)
+    store = spill.Store(1 << 20)
+    segment = store.put(big[:10])
+    assert segment.data is not None and segment.data.base is None  # big is not kept alive
+    assert store.held == 80
 
 
 def test_a_full_disk_for_the_scratch_columns_is_a_clear_error(
