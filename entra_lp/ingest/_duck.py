@@ -338,9 +338,7 @@ class DuckRun:
                 part.append(h[bounds[k]:bounds[k + 1]])
         out = [np.zeros(0, dtype=np.uint64)]
         for part in parts:
-            hashes = part.read()
-            part.clear()
-            out.append(_repeated(np.array(hashes)))
+            out.append(_repeated(np.array(part.drain())))  # a copy: _repeated sorts in place
         return np.concatenate(out)
 
     def _copies(self, w: int, repeated: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

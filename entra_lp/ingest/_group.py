@@ -219,11 +219,11 @@ def _group_slice(win: _Window, piece: _Slice) -> _Rows:
     """Group one slice: its records, then its Python rows."""
     pys = piece.pys
     codes = {
-        c: win.lookups[c][np.concatenate([_take(piece.codes[c]).astype(np.int64),
+        c: win.lookups[c][np.concatenate([piece.codes[c].drain().astype(np.int64),
                                           win.base[c] + pys])]
         for c in STRING_COLUMNS
     }
-    t, positions = _take(piece.t), _take(piece.positions)
+    t, positions = piece.t.drain(), piece.positions.drain()
     n = len(t)
     slots = [win.py[i][1] for i in pys.tolist()]
     named = np.array([v != "" for v in win.values["principal_name"]], dtype=bool)[
@@ -236,13 +236,6 @@ def _group_slice(win: _Window, piece: _Slice) -> _Rows:
     lo_pos = np.concatenate([positions, win.n_records + pys])
     nm_pos = np.concatenate([positions, win.n_records + len(win.py) + pys])
     return _reduce(codes, count, lo, hi, nmt, lo_pos, nm_pos, win.ids)
-
-
-def _take(column: Column) -> np.ndarray:
-    """A column's values, the column emptied."""
-    values = column.read()
-    column.clear()
-    return values
 
 
 def _join(win: _Window, result: _Result) -> UsageTable:

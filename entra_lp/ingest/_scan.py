@@ -11,12 +11,10 @@ example id is read, so they never count towards the process's peak.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import mmap
 import os
 import tempfile
-import weakref
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +23,7 @@ import pyarrow.compute as pc
 from entra_lp._memory import release_memory
 from entra_lp.errors import IngestError
 
-from ._spill import Column, Store
+from ._spill import Column, Store, map_file, remove_file, unlink_mapped
 from ._table import STRING_COLUMNS, Ids, narrow
 
 _MERGE_AT = 1 << 20
@@ -129,17 +127,12 @@ class SpilledIds:
         system does not allow removing an open file)."""
         self._writer.close()
         self._sink.close()
-        with open(self.path, "rb") as fh:  # never empty: an Arrow file has a footer
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        mapped = map_file(self.path)  # never empty: an Arrow file has a footer
         chunks = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(mapped))).read_all().column("rid")
         if hasattr(mapped, "madvise"):  # reading checked every batch's offsets (4 bytes an
             mapped.madvise(mmap.MADV_DONTNEED)  # id): unmap those pages until an id is read
         ids = Ids(chunks if chunks.num_chunks else pa.chunked_array([], type=pa.string()))
-        try:
-            os.unlink(self.path)
-        except OSError:  # Windows: an open mapping keeps the file; remove it later
-            weakref.finalize(ids, _remove, self.path)
-            atexit.register(_remove, self.path)
+        unlink_mapped(self.path, ids)
         return ids
 
     def discard(self) -> None:
@@ -148,12 +141,7 @@ class SpilledIds:
             self._writer.close()
         with contextlib.suppress(Exception):
             self._sink.close()
-        _remove(self.path)
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
+        remove_file(self.path)
 
 
 class Records:

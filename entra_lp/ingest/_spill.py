@@ -129,7 +129,7 @@ class Store:
         if self._file is not None:
             self._file.close()
             self._file = None
-            _remove(self._path)
+            remove_file(self._path)
 
 
 def _bytes(array: np.ndarray) -> memoryview:
@@ -144,7 +144,8 @@ def _no_room(path: str, exc: OSError) -> IngestError:
         "folder with room for about 150 bytes per record, or raise ENTRA_LP_INGEST_MEMORY")
 
 
-def _remove(path: str) -> None:
+def remove_file(path: str) -> None:
+    """Remove ``path`` if it is there (a scratch file; errors are of no use here)."""
     with contextlib.suppress(OSError):
         os.unlink(path)
 
@@ -251,6 +252,12 @@ class Column:
         self._segments, self._starts, self.size = [], [], 0
         self._tail, self._used = np.zeros(0, dtype=self.dtype), 0
 
+    def drain(self) -> np.ndarray:
+        """Every element as one array, the column emptied."""
+        values = self.read()
+        self.clear()
+        return values
+
     @property
     def spilled(self) -> bool:
         """Whether any segment is on disk."""
@@ -285,23 +292,34 @@ class Column:
             self.clear()
             return _mapped(path, np.dtype(dtype))
         except OSError as exc:
-            _remove(path)
+            remove_file(path)
             raise _no_room(path, exc) from exc
         except BaseException:
-            _remove(path)  # an interrupted read leaves no file behind
+            remove_file(path)  # an interrupted read leaves no file behind
             raise
 
 
 def _mapped(path: str, dtype: np.dtype[Any]) -> np.ndarray:
-    with open(path, "rb") as fh:
-        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    mapped = map_file(path)
     out = np.frombuffer(mapped, dtype=dtype)
+    unlink_mapped(path, out)
+    return out
+
+
+def map_file(path: str) -> mmap.mmap:
+    """The whole (non-empty) file at ``path``, mapped read-only."""
+    with open(path, "rb") as fh:
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def unlink_mapped(path: str, owner: object) -> None:
+    """Remove a file whose mapping ``owner`` holds: now where the system allows it (POSIX),
+    else once ``owner`` is gone or at exit (Windows keeps a mapped file)."""
     try:
         os.unlink(path)
-    except OSError:  # Windows: an open mapping keeps the file; remove it later
-        weakref.finalize(out, _remove, path)
-        atexit.register(_remove, path)
-    return out
+    except OSError:
+        weakref.finalize(owner, remove_file, path)
+        atexit.register(remove_file, path)
 
 
 def release_pages(array: np.ndarray) -> None:
